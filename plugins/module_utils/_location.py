@@ -1,0 +1,239 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, msp.conditional_access contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Named locations (Step 1): desired state, comparison, diff and the Graph calls.
+
+PRIVATE to the msp.conditional_access collection: the API may change without notice.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from ._diff import canonical_network, make_diff
+from ._graph import GraphError, odata_quote
+from ._module import InvalidOption
+
+LOCATIONS = "/identity/conditionalAccess/namedLocations"
+POLICIES = "/identity/conditionalAccess/policies"
+IP_TYPE = "#microsoft.graph.ipNamedLocation"
+COUNTRY_TYPE = "#microsoft.graph.countryNamedLocation"
+RANGE_TYPES = {4: "#microsoft.graph.iPv4CidrRange", 6: "#microsoft.graph.iPv6CidrRange"}
+MAX_RANGES = 2000  # Entra limit per named location
+MIN_PREFIX = 9  # "Only CIDR masks greater than /8 are allowed"
+COUNTRY_LOOKUP = {"client_ip_address": "clientIpAddress", "authenticator_app_gps": "authenticatorAppGps"}
+COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
+
+
+def canonical_ranges(ranges):
+    """Validate and canonicalise ip_ranges: bare addresses become /32 or /128, duplicates fold."""
+    if not ranges:
+        raise InvalidOption("ip_ranges", ranges, "an IP location needs at least one range")
+    networks = []
+    for entry in ranges:
+        try:
+            network = canonical_network(entry)
+        except ValueError as exc:
+            raise InvalidOption("ip_ranges", entry, str(exc))
+        if network.prefixlen < MIN_PREFIX:
+            raise InvalidOption("ip_ranges", entry, "Entra only accepts prefixes longer than /8")
+        if network not in networks:
+            networks.append(network)
+    if len(networks) > MAX_RANGES:
+        raise InvalidOption("ip_ranges", "%d ranges" % len(networks),
+                            "a named location holds at most %d ranges" % MAX_RANGES)
+    return sorted(networks, key=lambda n: (n.version, n))
+
+
+def canonical_countries(codes):
+    if not codes:
+        raise InvalidOption("countries_and_regions", codes, "a country location needs at least one code")
+    result = []
+    for code in codes:
+        upper = str(code).strip().upper()
+        if not COUNTRY_CODE.match(upper):
+            raise InvalidOption("countries_and_regions", code, "not an ISO 3166-1 alpha-2 code such as 'NL'")
+        if upper not in result:
+            result.append(upper)
+    return sorted(result)
+
+
+def summarize(location):
+    """The shape people read in a diff: names and networks, no server fields."""
+    if not location:
+        return {}
+    summary = {"display_name": location.get("displayName")}
+    if location.get("@odata.type") == COUNTRY_TYPE or "countriesAndRegions" in location:
+        summary.update(type="country",
+                       countries_and_regions=sorted(location.get("countriesAndRegions") or []),
+                       include_unknown_countries_and_regions=bool(location.get("includeUnknownCountriesAndRegions")),
+                       country_lookup_method=location.get("countryLookupMethod") or "clientIpAddress")
+    else:
+        networks = sorted((canonical_network(r["cidrAddress"]) for r in location.get("ipRanges") or []),
+                          key=lambda n: (n.version, n))
+        summary.update(type="ip", is_trusted=bool(location.get("isTrusted")),
+                       ip_ranges=[str(n) for n in networks])
+    return summary
+
+
+def locations_of(policy):
+    """Ids of the named locations a policy includes or excludes."""
+    locations = (policy.get("conditions") or {}).get("locations") or {}
+    return set(locations.get("includeLocations") or []) | set(locations.get("excludeLocations") or [])
+
+
+def location_type(location):
+    return "country" if summarize(location).get("type") == "country" else "ip"
+
+
+class NamedLocations:
+    """Finds, creates, updates and deletes one named location for a GraphModule."""
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.graph = module.graph
+
+    # -- desired state ----------------------------------------------------------------------
+    def desired_kind(self):
+        if self.params.get("ip_ranges") is not None:
+            return "ip"
+        if self.params.get("countries_and_regions") is not None:
+            return "country"
+        return None
+
+    def desired_fields(self, current):
+        """The Graph fields the task sets (only those), validated."""
+        p = self.params
+        fields = {"displayName": p["display_name"]} if p.get("display_name") else {}
+        if p.get("ip_ranges") is not None:
+            fields["ipRanges"] = [{"@odata.type": RANGE_TYPES[n.version], "cidrAddress": str(n)}
+                                  for n in canonical_ranges(p["ip_ranges"])]
+        if p.get("is_trusted") is not None:
+            fields["isTrusted"] = p["is_trusted"]
+        if p.get("countries_and_regions") is not None:
+            fields["countriesAndRegions"] = canonical_countries(p["countries_and_regions"])
+        if p.get("include_unknown_countries_and_regions") is not None:
+            fields["includeUnknownCountriesAndRegions"] = p["include_unknown_countries_and_regions"]
+        if p.get("country_lookup_method") is not None:
+            fields["countryLookupMethod"] = COUNTRY_LOOKUP[p["country_lookup_method"]]
+        kind = self.desired_kind() or (location_type(current) if current else None)
+        if kind is None:
+            raise InvalidOption("ip_ranges", None, "a new location needs ip_ranges or countries_and_regions")
+        if kind == "ip" and any(k in fields for k in ("countriesAndRegions", "includeUnknownCountriesAndRegions",
+                                                     "countryLookupMethod")):
+            raise InvalidOption("countries_and_regions", p.get("countries_and_regions"),
+                                "country options do not apply to an IP location")
+        if kind == "country" and "isTrusted" in fields and fields["isTrusted"]:
+            raise InvalidOption("is_trusted", True, "only IP locations can be trusted")
+        fields["@odata.type"] = IP_TYPE if kind == "ip" else COUNTRY_TYPE
+        return fields
+
+    # -- lookup -----------------------------------------------------------------------------
+    def find(self):
+        p = self.params
+        if p.get("id"):
+            try:
+                return self.graph.get("%s/%s" % (LOCATIONS, p["id"]))
+            except GraphError as exc:  # a 404 on a given id is "absent"; anything else is real
+                if exc.status == 404:
+                    return None
+                raise
+        matches = self.graph.list(LOCATIONS, params={"$filter": "displayName eq %s" % odata_quote(p["display_name"])})
+        matches = [m for m in matches if m.get("displayName") == p["display_name"]]
+        if len(matches) > 1:
+            raise InvalidOption("display_name", p["display_name"],
+                                "%d named locations have this name (ids: %s); pass id to choose one"
+                                % (len(matches), ", ".join(m["id"] for m in matches)))
+        return matches[0] if matches else None
+
+    def referencing_policies(self, location_id):
+        policies = self.graph.list(POLICIES, params={"$select": "id,displayName,conditions"})
+        return [policy for policy in policies if location_id in locations_of(policy)]
+
+    # -- actions ----------------------------------------------------------------------------
+    def ensure(self):
+        current = self.find()
+        if self.params["state"] == "absent":
+            return self.ensure_absent(current)
+        return self.ensure_present(current)
+
+    def ensure_present(self, current):
+        p = self.params
+        if current is None and p.get("id"):
+            raise InvalidOption("id", p["id"], "no named location has this id; omit id to create one by display_name")
+        if current is None and not p.get("display_name"):
+            raise InvalidOption("display_name", None, "needed to create a named location")
+        desired = self.desired_fields(current)
+        if current is None:
+            body = dict(desired)
+            if body["@odata.type"] == IP_TYPE:
+                body.setdefault("isTrusted", False)
+            created = self.module.write("POST", LOCATIONS, body)
+            after = created or dict(body, id=None)
+            return self.result(True, None, after)
+
+        if desired["@odata.type"] != current.get("@odata.type"):
+            raise InvalidOption("ip_ranges" if desired["@odata.type"] == IP_TYPE else "countries_and_regions",
+                                p.get("ip_ranges") or p.get("countries_and_regions"),
+                                "location %r is a %s location; Graph cannot change the type. Delete it and create a "
+                                "new one" % (current.get("displayName"), location_type(current)))
+        after = dict(current)
+        after.update(desired)
+        if summarize(after) == summarize(current):
+            return self.result(False, current, current)
+        patch = {k: v for k, v in desired.items() if k == "@odata.type" or current.get(k) != v}
+        self.module.write("PATCH", "%s/%s" % (LOCATIONS, current["id"]), patch)
+        return self.result(True, current, after)
+
+    def ensure_absent(self, current):
+        if current is None:
+            return self.result(False, None, None)
+        users = self.referencing_policies(current["id"])
+        if users and not self.params.get("force"):
+            raise InvalidOption("state", "absent", "location %r is used by policies %s; remove it from them first or "
+                                "set force=true" % (current.get("displayName"),
+                                                    ", ".join("%r (%s)" % (u.get("displayName"), u["id"]) for u in users)))
+        path = "%s/%s" % (LOCATIONS, current["id"])
+        if current.get("isTrusted"):
+            # Graph refuses to delete a trusted location: untrust it and wait until that reads back.
+            self.module.write("PATCH", path, {"@odata.type": IP_TYPE, "isTrusted": False})
+            if not self.module.check_mode:
+                self.wait_untrusted(path)
+        self.module.write("DELETE", path)
+        return self.result(True, current, None)
+
+    def wait_untrusted(self, path):
+        for _ in range(self.graph.lag_retries + 1):
+            if not self.graph.get_after_write(path).get("isTrusted"):
+                return
+            time.sleep(self.graph.lag_delay)
+
+    def result(self, changed, before, after):
+        name = (after or before or {}).get("displayName") or self.params.get("display_name")
+        result = {"changed": changed, "named_location": after or {}}
+        if self.module._diff:
+            result["diff"] = make_diff(summarize(before), summarize(after),
+                                       "named location %r (Graph)" % name, "named location %r (task)" % name)
+        return result
+
+
+def list_locations(graph, display_name=None, location_id=None, with_references=False):
+    """For ca_named_location_info: the locations, summarised, optionally with the policies using them."""
+    if location_id:
+        locations = [graph.get("%s/%s" % (LOCATIONS, location_id))]
+    elif display_name:
+        locations = graph.list(LOCATIONS, params={"$filter": "displayName eq %s" % odata_quote(display_name)})
+    else:
+        locations = graph.list(LOCATIONS)
+    policies = graph.list(POLICIES, params={"$select": "id,displayName,conditions"}) if with_references else []
+    result = []
+    for location in locations:
+        entry = dict(summarize(location), id=location["id"], created=location.get("createdDateTime"),
+                     modified=location.get("modifiedDateTime"))
+        if with_references:
+            entry["used_by"] = [{"id": p["id"], "display_name": p.get("displayName")}
+                                for p in policies if location["id"] in locations_of(p)]
+        result.append(entry)
+    return result
