@@ -6,6 +6,7 @@ bootstrap pip from the interpreter's own ensurepip wheel, then let that pip inst
 """
 
 import ensurepip
+import os
 import subprocess
 import sys
 
@@ -14,5 +15,7 @@ GET_PIP_ONLY = {"--no-setuptools", "--no-wheel"}
 
 if __name__ == "__main__":
     ensurepip.bootstrap(upgrade=True)
+    # ensurepip points PIP_CONFIG_FILE at /dev/null; the machine's pip config (index, CA) must apply again
+    os.environ.pop("PIP_CONFIG_FILE", None)
     args = [arg for arg in sys.argv[1:] if arg not in GET_PIP_ONLY]
     sys.exit(subprocess.call([sys.executable, "-m", "pip", "install", "-q"] + args))

@@ -11,7 +11,7 @@ short_description: Manage Entra ID Conditional Access named locations (trusted I
 version_added: 0.1.0
 description:
   - Creates, updates and deletes an IP or country named location through Microsoft Graph.
-  - This is Step 1 of locking down CIPP: the trusted IP location of the MSP's offices, which
+  - This is Step 1 of locking down CIPP. The trusted IP location of the MSP's offices is what
     the technician policy (Part A) excludes.
   - IP ranges are compared as sets of networks, so order, host bits and bare addresses do not cause changes.
   - Display names are not unique in Entra ID. If two locations share O(display_name) the module fails and lists
