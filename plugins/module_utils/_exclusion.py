@@ -526,7 +526,7 @@ class ClientExclusion:
             raise InvalidOption("tenant_id", p["tenant_id"], "is the MSP tenant itself; Part D runs in client tenants")
         if p["mode"] == "direct" and not p.get("service_account"):
             raise InvalidOption("service_account", None, "required when mode=direct")
-        if p["managed_policies"] == "clone_and_disable":
+        if p.get("managed_policies") == "clone_and_disable":
             probe = clone_name({"displayName": "Microsoft-managed: x"}, p["clone_prefix"])
             if is_microsoft_managed({"displayName": probe}) or probe == "x":
                 raise InvalidOption("clone_prefix", p["clone_prefix"], "the clone's name must differ from the original "
@@ -550,9 +550,10 @@ class ClientExclusion:
 
     def planner(self, account_id):
         p = self.params
-        return Planner(p["msp_tenant_id"], mode=p["mode"], account_id=account_id, state=p["state"],
-                       scope=p["scope"], include_disabled=p["include_disabled"],
-                       managed_policies=p["managed_policies"], clone_prefix=p["clone_prefix"],
+        return Planner(p["msp_tenant_id"], mode=p["mode"], account_id=account_id, state=p.get("state") or "present",
+                       scope=p.get("scope") or "targeting", include_disabled=p.get("include_disabled", True),
+                       managed_policies=p.get("managed_policies") or "exclude",
+                       clone_prefix=p.get("clone_prefix") or "Clone - ",
                        msp_label=Labels(p["msp_tenant_id"], p.get("msp_tenant_name")).tenant(p["msp_tenant_id"]))
 
     def run(self):

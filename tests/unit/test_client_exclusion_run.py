@@ -1,0 +1,210 @@
+"""ClientExclusion.run against a recording stand-in of GraphClient/GraphModule: requests, check mode, failures.
+
+The stand-in keeps policies in memory and applies PATCHes like Graph (nested merge, arrays replaced), so the
+assertions are about the state it ends in and the requests it saw. The sandbox tests repeat this end to end.
+"""
+
+import copy
+
+import pytest
+
+from ansible_collections.msp.conditional_access.plugins.module_utils._exclusion import (
+    ENUMERATED, ClientExclusion)
+from ansible_collections.msp.conditional_access.plugins.module_utils._graph import GraphError
+from ansible_collections.msp.conditional_access.plugins.module_utils._module import InvalidOption
+
+MSP = "11111111-2222-3333-4444-555555555555"
+ACCOUNT = "5a5a5a5a-0000-4000-8000-0000000000aa"
+POLICIES = "/identity/conditionalAccess/policies"
+
+
+def merge(target, patch):
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            merge(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+class FakeGraph:
+    tenant_id = "client-tenant"
+
+    def __init__(self, policies, users=(), fail_patch=None):
+        self.policies = {p["id"]: copy.deepcopy(p) for p in policies}
+        self.users = {u["userPrincipalName"]: u for u in users}
+        self.fail_patch = fail_patch or {}
+        self.log = []
+
+    @property
+    def requests(self):
+        return len(self.log)
+
+    def list(self, path, params=None, version=None):
+        assert path == POLICIES
+        self.log.append(("GET", path))
+        return copy.deepcopy(list(self.policies.values()))
+
+    def get(self, path, params=None, version=None):
+        self.log.append(("GET", path))
+        upn = path.rsplit("/", 1)[1]
+        if upn not in self.users:
+            raise GraphError(404, "Request_ResourceNotFound", "Resource '%s' does not exist" % upn, "GET", path)
+        return self.users[upn]
+
+    def request(self, method, path, body=None, **kw):
+        self.log.append((method, path))
+        if method == "POST":
+            created = dict(copy.deepcopy(body), id="new-%d" % len(self.policies))
+            self.policies[created["id"]] = created
+            return created
+        pid = path.rsplit("/", 1)[1]
+        if pid in self.fail_patch:
+            raise self.fail_patch[pid]
+        merge(self.policies[pid], body)
+        return None
+
+
+class Exit(Exception):
+    pass
+
+
+class FakeModule:
+    def __init__(self, graph, check_mode=False, **params):
+        self.graph = graph
+        self.check_mode = check_mode
+        self._diff = True
+        self.warnings = []
+        self.failed = None
+        self.params = dict(tenant_id="client-tenant", msp_tenant_id=MSP, msp_tenant_name="Contoso MSP", mode="gdap",
+                           service_account=None, state="present", scope="targeting", include_disabled=True,
+                           policies=None, managed_policies="exclude", clone_prefix="Clone - ")
+        self.params.update(params)
+
+    def write(self, method, path, body=None, **kw):
+        if self.check_mode:
+            return None
+        return self.graph.request(method, path, body)
+
+    def warn(self, text):
+        self.warnings.append(text)
+
+    def fail_json(self, **kw):
+        self.failed = kw
+        raise Exit()
+
+
+def pol(pid, name, **users_kw):
+    users = {"includeUsers": ["All"], "excludeUsers": [], "includeGroups": [], "excludeGroups": [],
+             "includeRoles": [], "excludeRoles": [], "includeGuestsOrExternalUsers": None,
+             "excludeGuestsOrExternalUsers": None}
+    users.update(users_kw)
+    return {"id": pid, "displayName": name, "state": "enabled", "conditions": {"users": users}}
+
+
+def writes(graph):
+    return [entry for entry in graph.log if entry[0] != "GET"]
+
+
+def test_first_run_patches_each_policy_once_second_run_writes_nothing():
+    graph = FakeGraph([pol("a", "A"), pol("b", "B"), pol("c", "C", includeUsers=[], includeGroups=["g"])])
+    result = ClientExclusion(FakeModule(graph)).run()
+    assert result["changed"] is True
+    assert [p["action"] for p in result["policies"]] == ["excluded", "excluded", "skipped"]
+    assert writes(graph) == [("PATCH", POLICIES + "/a"), ("PATCH", POLICIES + "/b")]
+    assert graph.policies["a"]["conditions"]["users"]["excludeGuestsOrExternalUsers"] == {
+        "guestOrExternalUserTypes": "serviceProvider",
+        "externalTenants": {"@odata.type": ENUMERATED, "membershipKind": "enumerated", "members": [MSP]}}
+    assert "excludeGuestsOrExternalUsers" not in graph.policies["c"]["conditions"]["users"] or \
+        graph.policies["c"]["conditions"]["users"]["excludeGuestsOrExternalUsers"] is None
+
+    graph.log.clear()
+    again = ClientExclusion(FakeModule(graph)).run()
+    assert again["changed"] is False and graph.log == [("GET", POLICIES)]
+    assert "diff" in again and again["diff"]["after"] == {"policies": {}}
+
+
+def test_check_mode_reports_everything_and_writes_nothing():
+    graph = FakeGraph([pol("a", "A")])
+    before = copy.deepcopy(graph.policies)
+    result = ClientExclusion(FakeModule(graph, check_mode=True)).run()
+    assert result["changed"] is True and result["policies"][0]["action"] == "excluded"
+    assert result["diff"]["after"]["policies"]["A"]["exclude_guests_or_external_users"]["external_tenants"] == [
+        "%s (Contoso MSP)" % MSP]
+    assert writes(graph) == [] and graph.policies == before
+
+
+def test_partial_failure_names_changed_failed_and_not_attempted():
+    bad = GraphError(400, "BadRequest", "1007: schema", "PATCH", POLICIES + "/b")
+    graph = FakeGraph([pol("a", "A"), pol("b", "B"), pol("c", "C")], fail_patch={"b": bad})
+    module = FakeModule(graph)
+    with pytest.raises(Exit):
+        ClientExclusion(module).run()
+    # a 400 on one policy does not stop the others
+    assert [p["action"] for p in module.failed["policies"]] == ["excluded", "failed", "excluded"]
+    assert "Changed: 'A', 'C'. Not changed: 'B'" in module.failed["msg"]
+    assert module.failed["changed"] is True
+    assert list(module.failed["diff"]["after"]["policies"]) == ["A", "C"]
+
+    throttled = GraphError(429, "TooManyRequests", "throttled", "PATCH", POLICIES + "/b")
+    graph = FakeGraph([pol("a", "A"), pol("b", "B"), pol("c", "C")], fail_patch={"b": throttled})
+    module = FakeModule(graph)
+    with pytest.raises(Exit):
+        ClientExclusion(module).run()
+    # throttling exhausted: the rest is not tried
+    assert [p["action"] for p in module.failed["policies"]] == ["excluded", "failed", "not_attempted"]
+    assert writes(graph) == [("PATCH", POLICIES + "/a"), ("PATCH", POLICIES + "/b")]
+
+
+def test_direct_mode_looks_the_upn_up_once_and_a_missing_upn_fails_before_writing():
+    graph = FakeGraph([pol("a", "A", excludeUsers=["bg"])],
+                      users=[{"id": ACCOUNT, "userPrincipalName": "svc@client.example"}])
+    result = ClientExclusion(FakeModule(graph, mode="direct", service_account="svc@client.example")).run()
+    assert graph.log[0] == ("GET", "/users/svc@client.example")
+    assert graph.policies["a"]["conditions"]["users"]["excludeUsers"] == ["bg", ACCOUNT]
+    assert result["diff"]["after"]["policies"]["A"]["exclude_users"] == ["bg", "svc@client.example (%s)" % ACCOUNT]
+
+    graph = FakeGraph([pol("a", "A")])
+    ClientExclusion(FakeModule(graph, mode="direct", service_account=ACCOUNT)).run()
+    assert graph.log[0] == ("GET", POLICIES)  # an object id needs no lookup
+
+    graph = FakeGraph([pol("a", "A")])
+    with pytest.raises(InvalidOption) as err:
+        ClientExclusion(FakeModule(graph, mode="direct", service_account="nobody@client.example")).run()
+    assert err.value.option == "service_account" and "nobody@client.example" in str(err.value)
+    assert writes(graph) == []
+
+
+@pytest.mark.parametrize("params, option", [
+    ({"msp_tenant_id": "contoso"}, "msp_tenant_id"),
+    ({"tenant_id": MSP}, "tenant_id"),
+    ({"managed_policies": "clone_and_disable", "clone_prefix": "Microsoft-managed: "}, "clone_prefix"),
+    ({"managed_policies": "clone_and_disable", "clone_prefix": ""}, "clone_prefix"),
+    ({"policies": ["does not exist"]}, "policies"),
+])
+def test_bad_input_names_the_option_and_writes_nothing(params, option):
+    graph = FakeGraph([pol("a", "A")])
+    with pytest.raises(InvalidOption) as err:
+        ClientExclusion(FakeModule(graph, **params)).run()
+    assert err.value.option == option
+    assert writes(graph) == []
+
+
+def test_clone_and_disable_posts_the_clone_then_disables_and_second_run_is_quiet():
+    mmp = pol("m", "Microsoft-managed: MFA for admins", includeUsers=[], includeRoles=["r"])
+    mmp["state"] = "enabledForReportingButNotEnforced"
+    mmp["templateId"] = "t-1"
+    graph = FakeGraph([mmp])
+    result = ClientExclusion(FakeModule(graph, managed_policies="clone_and_disable")).run()
+    assert result["policies"][0]["action"] == "cloned"
+    assert writes(graph) == [("POST", POLICIES), ("PATCH", POLICIES + "/m")]
+    [clone] = [p for p in graph.policies.values() if p["id"] != "m"]
+    assert clone["displayName"] == "Clone - MFA for admins" and "templateId" not in clone
+    assert clone["state"] == "enabledForReportingButNotEnforced"
+    assert graph.policies["m"]["state"] == "disabled"
+    assert graph.policies["m"]["conditions"]["users"]["excludeGuestsOrExternalUsers"] is None
+    assert result["diff"]["after"]["policies"]["Clone - MFA for admins"]["cloned_from"] == mmp["displayName"]
+
+    graph.log.clear()
+    again = ClientExclusion(FakeModule(graph, managed_policies="clone_and_disable")).run()
+    assert again["changed"] is False and writes(graph) == []
+    assert sorted(p["action"] for p in again["policies"]) == ["already_cloned", "already_excluded"]
