@@ -104,7 +104,7 @@ class Authenticator:
 
     def _credential_kwargs(self):
         kwargs = {"authority": self.authority_host}
-        if self.authority_host not in {host for host, _ in CLOUDS.values()}:
+        if self.authority_host not in {login for login, graph in CLOUDS.values()}:
             # MSAL would otherwise ask login.microsoftonline.com whether the authority is valid.
             kwargs["disable_instance_discovery"] = True
         bundle = ca_bundle()

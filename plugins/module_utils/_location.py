@@ -121,8 +121,8 @@ class NamedLocations:
         kind = self.desired_kind() or (location_type(current) if current else None)
         if kind is None:
             raise InvalidOption("ip_ranges", None, "a new location needs ip_ranges or countries_and_regions")
-        if kind == "ip" and any(k in fields for k in ("countriesAndRegions", "includeUnknownCountriesAndRegions",
-                                                     "countryLookupMethod")):
+        country_fields = ("countriesAndRegions", "includeUnknownCountriesAndRegions", "countryLookupMethod")
+        if kind == "ip" and any(k in fields for k in country_fields):
             raise InvalidOption("countries_and_regions", p.get("countries_and_regions"),
                                 "country options do not apply to an IP location")
         if kind == "country" and "isTrusted" in fields and fields["isTrusted"]:
@@ -205,10 +205,10 @@ class NamedLocations:
         return self.result(True, current, None)
 
     def wait_untrusted(self, path):
-        for _ in range(self.graph.lag_retries + 1):
+        for attempt in range(self.graph.lag_retries + 1):
             if not self.graph.get_after_write(path).get("isTrusted"):
                 return
-            time.sleep(self.graph.lag_delay)
+            time.sleep(self.graph.lag_delay * (attempt + 1))
 
     def result(self, changed, before, after):
         name = (after or before or {}).get("displayName") or self.params.get("display_name")

@@ -68,4 +68,3 @@ class GraphModule(AnsibleModule):
             if self._graph is not None:
                 self._graph.close()
         self.exit_json(**result)
-

@@ -19,11 +19,7 @@ description:
 extends_documentation_fragment:
   - msp.conditional_access.graph
   - msp.conditional_access.graph.actiongroup
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
+  - msp.conditional_access.attributes
 options:
   display_name:
     description:
@@ -71,7 +67,7 @@ options:
     type: bool
     default: false
 author:
-  - msp.conditional_access contributors
+  - MSP Conditional Access contributors (@msp-conditional-access)
 """
 
 EXAMPLES = r"""

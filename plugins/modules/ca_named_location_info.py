@@ -14,12 +14,7 @@ description:
 extends_documentation_fragment:
   - msp.conditional_access.graph
   - msp.conditional_access.graph.actiongroup
-attributes:
-  check_mode:
-    support: full
-    details: Read-only; runs the same in check mode.
-  diff_mode:
-    support: none
+  - msp.conditional_access.attributes.info_module
 options:
   display_name:
     description: Only locations with this display name.
@@ -32,7 +27,7 @@ options:
     type: bool
     default: false
 author:
-  - msp.conditional_access contributors
+  - MSP Conditional Access contributors (@msp-conditional-access)
 """
 
 EXAMPLES = r"""
