@@ -19,7 +19,8 @@ description:
     external tenant already covers every service provider, the module says so in a warning and in the diff.
   - In V(direct) mode the policy excludes the CIPP service account (C(excludeUsers)).
   - Requests per run - one list of the policies (following paging), one PATCH per policy that must change,
-    plus one user lookup in V(direct) mode when O(service_account) is a UPN (a clone costs one POST and one PATCH). A compliant tenant gets no write.
+    plus one user lookup in V(direct) mode when O(service_account) is a UPN (a clone costs one POST and one
+    PATCH). A compliant tenant gets no write.
     Conditional Access allows 1 request per second per tenant; the module paces itself. Run one task per
     client tenant (an inventory host per tenant) to work on several tenants in parallel.
   - The complete C(users) object is sent as plain JSON, so comma-separated guest type flags are kept exactly.
@@ -28,11 +29,7 @@ description:
 extends_documentation_fragment:
   - msp.conditional_access.graph
   - msp.conditional_access.graph.actiongroup
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
+  - msp.conditional_access.attributes
 options:
   msp_tenant_id:
     description:
@@ -103,7 +100,7 @@ options:
     type: str
     default: "Clone - "
 author:
-  - msp.conditional_access contributors
+  - MSP Conditional Access contributors (@msp-conditional-access)
 """
 
 EXAMPLES = r"""

@@ -17,12 +17,7 @@ description:
 extends_documentation_fragment:
   - msp.conditional_access.graph
   - msp.conditional_access.graph.actiongroup
-attributes:
-  check_mode:
-    support: full
-    details: The module never writes.
-  diff_mode:
-    support: none
+  - msp.conditional_access.attributes.info_module
 options:
   msp_tenant_id:
     description: Tenant id (GUID) of the MSP.
@@ -44,7 +39,7 @@ options:
     type: list
     elements: str
 author:
-  - msp.conditional_access contributors
+  - MSP Conditional Access contributors (@msp-conditional-access)
 """
 
 EXAMPLES = r"""
@@ -67,15 +62,33 @@ policies:
   type: list
   elements: dict
   contains:
-    id: {description: Policy id., type: str}
-    display_name: {description: Policy name., type: str}
-    state: {description: enabled, disabled or enabledForReportingButNotEnforced., type: str}
-    microsoft_managed: {description: Whether the name starts with C(Microsoft-managed:)., type: bool}
-    targeting: {description: Whether the policy can reach the MSP's users., type: bool}
-    targeting_reason: {description: Why it can (null when it cannot)., type: str}
-    excluded: {description: Whether the MSP is excluded., type: bool}
-    missing: {description: Targeting and not excluded - the policies that can block CIPP., type: bool}
-    exclusions: {description: The policy's user and guest exclusions with names instead of bare ids., type: dict}
+    id:
+      description: Policy id.
+      type: str
+    display_name:
+      description: Policy name.
+      type: str
+    state:
+      description: V(enabled), V(disabled) or V(enabledForReportingButNotEnforced) (report-only).
+      type: str
+    microsoft_managed:
+      description: Whether the name starts with C(Microsoft-managed:).
+      type: bool
+    targeting:
+      description: Whether the policy can reach the MSP's users.
+      type: bool
+    targeting_reason:
+      description: Why it can (null when it cannot).
+      type: str
+    excluded:
+      description: Whether the MSP is excluded.
+      type: bool
+    missing:
+      description: Targeting and not excluded - the policies that can block CIPP.
+      type: bool
+    exclusions:
+      description: The policy's user and guest exclusions, with the MSP tenant and service account named.
+      type: dict
 missing:
   description: Display names of the policies that can reach the MSP's users and do not exclude it.
   returned: always

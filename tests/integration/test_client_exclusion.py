@@ -1,0 +1,374 @@
+"""ca_client_exclusion / _info against the sandbox, through real ansible-playbook runs on two client tenants.
+
+The tenants are seeded from a fixture built here (the demo fixture's apps, users and MSP tenant, with the
+policies below in two client tenants), so every policy's exact after-state can be asserted.
+"""
+
+import copy
+import json
+
+import pytest
+
+from conftest import load_fixture, msp_tenant_id
+
+POLICIES = "/identity/conditionalAccess/policies"
+ENUMERATED = "#microsoft.graph.conditionalAccessEnumeratedExternalTenants"
+ALL_TENANTS = "#microsoft.graph.conditionalAccessAllExternalTenants"
+OTHER = "99999999-8888-4777-8666-555555555555"
+PARTNER = "77777777-6666-4555-8444-333333333333"
+BREAK_GLASS = "0c1d2e3f-0000-4000-8000-00000000bb01"
+ACCOUNT = "5a5a5a5a-0000-4000-8000-0000000000aa"
+GROUP = "6b6b6b6b-0000-4000-8000-0000000000bb"
+GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
+FILLERS = 111  # + 9 named policies = 120 in client A: more than one page
+
+
+def pid(n):
+    return "00000000-0000-4000-8000-%012d" % n
+
+
+def policy(n, name, state="enabled", **users_kw):
+    users = {"includeUsers": ["All"], "excludeUsers": [BREAK_GLASS], "includeGroups": [], "excludeGroups": [],
+             "includeRoles": [], "excludeRoles": [], "includeGuestsOrExternalUsers": None,
+             "excludeGuestsOrExternalUsers": None}
+    users.update(users_kw)
+    return {"id": pid(n), "displayName": name, "state": state,
+            "conditions": {"users": users, "applications": {"includeApplications": ["All"], "excludeApplications": [],
+                                                            "includeUserActions": []},
+                           "clientAppTypes": ["all"]},
+            "grantControls": {"operator": "OR", "builtInControls": ["mfa"]}}
+
+
+def enumerated(*members):
+    return {"@odata.type": ENUMERATED, "membershipKind": "enumerated", "members": list(members)}
+
+
+def msp_excluded(msp):
+    return {"guestOrExternalUserTypes": "serviceProvider", "externalTenants": enumerated(msp)}
+
+
+# name -> expected excludeGuestsOrExternalUsers after a GDAP run (None = untouched); absent: after `absent`
+def named_policies(msp):
+    return [
+        (policy(1, "CA001 Require MFA for all users"),
+         msp_excluded(msp), None),
+        (policy(2, "CA002 Already excludes the MSP", excludeGuestsOrExternalUsers=msp_excluded(msp)),
+         None, None),  # absent removes it: see test_absent
+        (policy(3, "CA003 Guests excluded everywhere", excludeGuestsOrExternalUsers={
+            "guestOrExternalUserTypes": "internalGuest,b2bCollaborationGuest",
+            "externalTenants": {"@odata.type": ALL_TENANTS, "membershipKind": "all"}}),
+         {"guestOrExternalUserTypes": "internalGuest,b2bCollaborationGuest,serviceProvider",
+          "externalTenants": {"membershipKind": "all"}}, None),
+        (policy(4, "CA004 Partner guests excluded", excludeGuestsOrExternalUsers={
+            "guestOrExternalUserTypes": "b2bCollaborationGuest", "externalTenants": enumerated(OTHER)}),
+         {"guestOrExternalUserTypes": "b2bCollaborationGuest,serviceProvider",
+          "externalTenants": enumerated(OTHER, msp)}, None),
+        (policy(5, "CA005 Co-managing provider excluded", excludeGuestsOrExternalUsers={
+            "guestOrExternalUserTypes": "serviceProvider", "externalTenants": enumerated(PARTNER)}),
+         {"guestOrExternalUserTypes": "serviceProvider", "externalTenants": enumerated(PARTNER, msp)}, None),
+        (policy(6, "Microsoft-managed: Multifactor authentication for admins", state="enabledForReportingButNotEnforced",
+                includeUsers=[], includeRoles=[GLOBAL_ADMIN], excludeUsers=[]),
+         msp_excluded(msp), None),
+        (policy(7, "CA007 Finance group only", includeUsers=[], includeGroups=[GROUP]),
+         None, None),
+        (policy(8, "CA008 Block legacy auth (off)", state="disabled"),
+         msp_excluded(msp), None),
+        (policy(9, "CA009 Admins MFA", includeUsers=[], includeRoles=[GLOBAL_ADMIN]),
+         msp_excluded(msp), None),
+    ]
+
+
+def fillers(msp):
+    out = []
+    for i in range(FILLERS):
+        n = 100 + i
+        if i % 2:
+            out.append(policy(n, "CA%03d filler excluded" % n, excludeGuestsOrExternalUsers=msp_excluded(msp)))
+        else:
+            out.append(policy(n, "CA%03d filler group" % n, includeUsers=[], includeGroups=[GROUP]))
+    return out
+
+
+@pytest.fixture
+def tenants(sandbox, tmp_path):
+    """Reset the sandbox to a fixture with client A (120 policies) and client B (3 policies)."""
+    fixture = copy.deepcopy(load_fixture())
+    msp = msp_tenant_id(fixture)
+    clients = [t for t in fixture["tenants"] if t != msp]
+    assert len(clients) >= 2, "the demo fixture needs two client tenants"
+    a, b = clients[:2]
+    for tid in (a, b):
+        tenant = fixture["tenants"][tid]
+        domain = tenant.get("default_domain") or "client.onmicrosoft.com"
+        tenant["users"] = list(tenant.get("users") or []) + [
+            {"id": ACCOUNT, "userPrincipalName": "cipp-svc@%s" % domain, "displayName": "CIPP service account"},
+            {"id": BREAK_GLASS, "userPrincipalName": "breakglass@%s" % domain, "displayName": "Break glass"}]
+        tenant["groups"] = list(tenant.get("groups") or []) + [{"id": GROUP, "displayName": "Finance"}]
+    fixture["tenants"][a]["policies"] = [p for p, _, _ in named_policies(msp)] + fillers(msp)
+    fixture["tenants"][b]["policies"] = [
+        policy(1, "B-CA001 Require MFA"),
+        policy(2, "B-CA002 Already excluded", excludeGuestsOrExternalUsers=msp_excluded(msp)),
+        policy(3, "B-CA003 Finance only", includeUsers=[], includeGroups=[GROUP])]
+    path = tmp_path / "exclusion-fixture.json"
+    path.write_text(json.dumps(fixture))
+    sandbox.client.reset(fixture=str(path))
+    return {"msp": msp, "a": a, "b": b, "domain_a": fixture["tenants"][a].get("default_domain"),
+            "fixture": fixture}
+
+
+PLAY = """
+- hosts: clients
+  gather_facts: false
+  tasks:
+    - name: exclusion
+      msp.conditional_access.%(module)s: %(args)s
+      register: out
+      ignore_errors: %(ignore)s
+"""
+
+
+def run(run_playbook, tmp_path, tenants, args, hosts=("a", "b"), module="ca_client_exclusion", check=False,
+        ignore=False):
+    inventory = tmp_path / "inventory.ini"
+    inventory.write_text("[clients]\n" + "".join("client_%s tenant=%s\n" % (h, tenants[h]) for h in hosts)
+                         + "[clients:vars]\nansible_connection=local\n")
+    task_args = dict({"tenant_id": "{{ tenant }}", "msp_tenant_id": tenants["msp"],
+                      "msp_tenant_name": "Contoso MSP"}, **args)
+    text = PLAY % {"module": module, "args": json.dumps(task_args), "ignore": "true" if ignore else "false"}
+    return run_playbook(text, check=check, inventory=str(inventory))
+
+
+def graph_log(sandbox, tenant, since=0):
+    return [e for e in sandbox.client.log(tenant=tenant, since=since) if e["api"] == "graph"]
+
+
+def last_seq(sandbox):
+    entries = sandbox.client.log()
+    return max((e["seq"] for e in entries), default=0)
+
+
+def by_id(sandbox, tenant):
+    return {p["id"]: p for p in sandbox.client.policies(tenant)}
+
+
+def guests_view(value):
+    """excludeGuestsOrExternalUsers as (types string, kind, members) - the wire string compared exactly."""
+    if not value:
+        return None
+    tenants = value.get("externalTenants") or {}
+    return (value.get("guestOrExternalUserTypes"), tenants.get("membershipKind"),
+            sorted(tenants.get("members") or []) if tenants.get("membershipKind") == "enumerated" else None)
+
+
+def without_volatile(policy):
+    policy = copy.deepcopy(policy)
+    policy.pop("modifiedDateTime", None)
+    policy["conditions"]["users"].pop("excludeGuestsOrExternalUsers", None)
+    return policy
+
+
+def assert_only_guest_exclusion_changed(before, after):
+    assert without_volatile(after) == without_volatile(before)
+
+
+def test_gdap_first_run_second_run_and_request_counts(sandbox, run_playbook, tmp_path, tenants, capsys):
+    msp, a, b = tenants["msp"], tenants["a"], tenants["b"]
+    before_a, before_b = by_id(sandbox, a), by_id(sandbox, b)
+    assert len(before_a) == 120
+
+    seq = last_seq(sandbox)
+    first = run(run_playbook, tmp_path, tenants, {})
+    assert first.rc == 0, first.stdout[-3000:]
+    result = first.task("exclusion", host="client_a")
+    assert result["changed"] is True
+    actions = {p["display_name"]: p["action"] for p in result["policies"]}
+    assert len(actions) == 120
+    assert actions["CA001 Require MFA for all users"] == "excluded"
+    assert actions["CA002 Already excludes the MSP"] == "already_excluded"
+    assert actions["CA003 Guests excluded everywhere"] == "excluded"
+    assert actions["CA007 Finance group only"] == "skipped"
+    assert actions["Microsoft-managed: Multifactor authentication for admins"] == "excluded"
+    assert actions["CA008 Block legacy auth (off)"] == "excluded"
+    assert result["summary"] == {"excluded": 7, "already_excluded": 1 + FILLERS // 2,
+                                 "skipped": 1 + FILLERS - FILLERS // 2}
+
+    # exact after-state of every policy: only excludeGuestsOrExternalUsers moved, and only where planned
+    after_a = by_id(sandbox, a)
+    expected = {p["id"]: exp for p, exp, _ in named_policies(msp)}
+    for policy_id, before in before_a.items():
+        after = after_a[policy_id]
+        assert_only_guest_exclusion_changed(before, after)
+        want = expected.get(policy_id)
+        if want is None:
+            assert guests_view(after["conditions"]["users"]["excludeGuestsOrExternalUsers"]) == guests_view(
+                before["conditions"]["users"]["excludeGuestsOrExternalUsers"]), after["displayName"]
+        else:
+            assert guests_view(after["conditions"]["users"]["excludeGuestsOrExternalUsers"]) == guests_view(want), (
+                after["displayName"])
+
+    # requests: one list (paged) + one PATCH per policy that changed, each PATCH a complete users object
+    log_a = graph_log(sandbox, a, since=seq)
+    writes_a = [e for e in log_a if e["write"]]
+    assert sorted(e["path"].rsplit("/", 1)[1] for e in writes_a) == sorted(
+        pid(n) for n in (1, 3, 4, 5, 6, 8, 9))
+    assert all(e["method"] == "PATCH" for e in writes_a)
+    for entry in writes_a:
+        users = entry["body"]["conditions"]["users"]
+        assert set(users) >= {"includeUsers", "excludeUsers", "includeGroups", "excludeGroups", "includeRoles",
+                              "excludeRoles", "excludeGuestsOrExternalUsers"}
+        assert isinstance(users["excludeGuestsOrExternalUsers"]["guestOrExternalUserTypes"], str)
+        assert users["excludeUsers"] == before_a[entry["path"].rsplit("/", 1)[1]]["conditions"]["users"][
+            "excludeUsers"]
+    reads_a = [e for e in log_a if not e["write"]]
+    assert all(e["method"] == "GET" and e["path"].endswith(POLICIES) for e in reads_a)
+    assert len(reads_a) >= 2  # 120 policies do not fit in one page: nextLink was followed
+    assert result["graph_requests"] == len(log_a)
+
+    # the warnings name the MSP and reach the diff
+    warned = {p["display_name"]: p["warnings"] for p in result["policies"] if p["warnings"]}
+    assert "every tenant" in " ".join(warned["CA003 Guests excluded everywhere"])
+    assert "b2bCollaborationGuest" in " ".join(warned["CA004 Partner guests excluded"])
+    diff_after = result["diff"]["after"]["policies"]
+    assert diff_after["CA004 Partner guests excluded"]["warnings"] == warned["CA004 Partner guests excluded"]
+    assert diff_after["CA001 Require MFA for all users"]["exclude_guests_or_external_users"] == {
+        "types": ["serviceProvider"], "external_tenants": ["%s (Contoso MSP)" % msp]}
+    assert diff_after["CA001 Require MFA for all users"]["exclude_users"] == [BREAK_GLASS]
+    assert "CA002 Already excludes the MSP" not in diff_after
+
+    result_b = first.task("exclusion", host="client_b")
+    assert [p["action"] for p in result_b["policies"]] == ["excluded", "already_excluded", "skipped"]
+    log_b = graph_log(sandbox, b, since=seq)
+    assert [e["method"] for e in log_b if e["write"]] == ["PATCH"]
+    assert by_id(sandbox, b)[pid(1)]["conditions"]["users"]["excludeGuestsOrExternalUsers"]["externalTenants"][
+        "members"] == [msp]
+    assert_only_guest_exclusion_changed(before_b[pid(1)], by_id(sandbox, b)[pid(1)])
+
+    # second run: nothing to do, no write, only the list
+    seq2 = last_seq(sandbox)
+    second = run(run_playbook, tmp_path, tenants, {})
+    assert second.rc == 0 and second.changed == 0
+    log2_a, log2_b = graph_log(sandbox, a, since=seq2), graph_log(sandbox, b, since=seq2)
+    assert [e for e in log2_a + log2_b if e["write"]] == []
+    assert len(log2_a) == len(reads_a) and len(log2_b) == len([e for e in log_b if not e["write"]])
+    with capsys.disabled():
+        print("\n[exclusion] graph requests per tenant: first run A=%d (%d writes) B=%d (%d writes); "
+              "second run A=%d B=%d (0 writes)" % (len(log_a), len(writes_a), len(log_b),
+                                                   len([e for e in log_b if e["write"]]), len(log2_a), len(log2_b)))
+
+
+def test_check_mode_reports_everything_and_writes_nothing(sandbox, run_playbook, tmp_path, tenants):
+    a = tenants["a"]
+    before = by_id(sandbox, a)
+    seq = last_seq(sandbox)
+    checked = run(run_playbook, tmp_path, tenants, {"managed_policies": "clone_and_disable"}, hosts=("a",),
+                  check=True)
+    assert checked.rc == 0, checked.stdout[-3000:]
+    result = checked.task("exclusion", host="client_a")
+    assert result["changed"] is True
+    assert result["summary"]["excluded"] == 6 and result["summary"]["cloned"] == 1
+    diff = result["diff"]
+    assert "Clone - Multifactor authentication for admins" in diff["after"]["policies"]
+    assert diff["after"]["policies"]["Microsoft-managed: Multifactor authentication for admins"]["state"] == "disabled"
+    assert [e for e in sandbox.client.log(since=seq) if e["write"]] == []
+    assert by_id(sandbox, a) == before
+
+
+def test_absent_restores_the_original_bodies(sandbox, run_playbook, tmp_path, tenants):
+    msp, a = tenants["msp"], tenants["a"]
+    original = by_id(sandbox, a)
+    assert run(run_playbook, tmp_path, tenants, {}, hosts=("a",)).rc == 0
+    removed = run(run_playbook, tmp_path, tenants, {"state": "absent"}, hosts=("a",))
+    assert removed.rc == 0, removed.stdout[-3000:]
+    result = removed.task("exclusion", host="client_a")
+    actions = {p["display_name"]: p["action"] for p in result["policies"]}
+    assert actions["CA001 Require MFA for all users"] == "removed"
+    assert actions["CA007 Finance group only"] == "already_absent"
+    after = by_id(sandbox, a)
+    for policy_id, before in original.items():
+        assert_only_guest_exclusion_changed(before, after[policy_id])
+        got = guests_view(after[policy_id]["conditions"]["users"]["excludeGuestsOrExternalUsers"])
+        name = before["displayName"]
+        if name == "CA003 Guests excluded everywhere":
+            # serviceProvider for every tenant: Graph cannot say it was ours, so it stays, with a warning
+            assert got == ("internalGuest,b2bCollaborationGuest,serviceProvider", "all", None)
+        elif name == "CA004 Partner guests excluded":
+            assert got == ("b2bCollaborationGuest,serviceProvider", "enumerated", [OTHER])
+        elif name.endswith("excluded") and name.startswith("CA1") or name == "CA002 Already excludes the MSP":
+            assert got is None  # the MSP's own exclusion, and nothing else, was there
+        else:
+            assert got == guests_view(before["conditions"]["users"]["excludeGuestsOrExternalUsers"]), name
+    warned = {p["display_name"] for p in result["policies"] if p["warnings"]}
+    assert warned == {"CA003 Guests excluded everywhere", "CA004 Partner guests excluded"}
+
+
+def test_direct_mode_by_upn_and_unknown_upn(sandbox, run_playbook, tmp_path, tenants):
+    a = tenants["a"]
+    upn = "cipp-svc@%s" % tenants["domain_a"]
+    seq = last_seq(sandbox)
+    done = run(run_playbook, tmp_path, tenants, {"mode": "direct", "service_account": upn,
+                                                 "policies": ["CA001 Require MFA for all users",
+                                                              "CA007 Finance group only", pid(2)]}, hosts=("a",))
+    assert done.rc == 0, done.stdout[-3000:]
+    result = done.task("exclusion", host="client_a")
+    assert result["service_account_id"] == ACCOUNT
+    assert [p["action"] for p in result["policies"]] == ["excluded", "excluded", "excluded"]
+    assert result["diff"]["after"]["policies"]["CA001 Require MFA for all users"]["exclude_users"][-1] == (
+        "%s (%s)" % (upn, ACCOUNT))
+    log = graph_log(sandbox, a, since=seq)
+    assert [e["path"] for e in log if "/users/" in e["path"]] == ["/v1.0/users/%s" % upn]
+    after = by_id(sandbox, a)
+    assert after[pid(1)]["conditions"]["users"]["excludeUsers"] == [BREAK_GLASS, ACCOUNT]
+    assert after[pid(7)]["conditions"]["users"]["excludeUsers"] == [BREAK_GLASS, ACCOUNT]
+
+    seq = last_seq(sandbox)
+    missing = run(run_playbook, tmp_path, tenants, {"mode": "direct", "service_account": "nobody@example.invalid"},
+                  hosts=("a",), ignore=True)
+    failed = missing.task("exclusion", host="client_a")
+    assert failed.get("failed") is True
+    assert "service_account" in failed["msg"] and "nobody@example.invalid" in failed["msg"]
+    assert [e for e in sandbox.client.log(since=seq) if e["write"]] == []
+
+
+def test_clone_and_disable_then_second_run_finds_the_clone(sandbox, run_playbook, tmp_path, tenants):
+    msp, a = tenants["msp"], tenants["a"]
+    name = "Microsoft-managed: Multifactor authentication for admins"
+    args = {"managed_policies": "clone_and_disable", "policies": [name]}
+    original = by_id(sandbox, a)[pid(6)]
+    seq = last_seq(sandbox)
+    first = run(run_playbook, tmp_path, tenants, args, hosts=("a",))
+    assert first.rc == 0, first.stdout[-3000:]
+    assert [p["action"] for p in first.task("exclusion", host="client_a")["policies"]] == ["cloned"]
+    writes = [e for e in graph_log(sandbox, a, since=seq) if e["write"]]
+    assert [(e["method"], e["path"].split("/v1.0")[-1]) for e in writes] == [
+        ("POST", POLICIES), ("PATCH", "%s/%s" % (POLICIES, pid(6)))]
+    assert writes[1]["body"] == {"state": "disabled"}
+    policies = sandbox.client.policies(a)
+    [clone] = [p for p in policies if p["displayName"] == "Clone - Multifactor authentication for admins"]
+    assert clone["state"] == original["state"]
+    assert clone["conditions"]["users"]["includeRoles"] == [GLOBAL_ADMIN]
+    assert guests_view(clone["conditions"]["users"]["excludeGuestsOrExternalUsers"]) == guests_view(
+        msp_excluded(msp))
+    assert clone["grantControls"]["builtInControls"] == original["grantControls"]["builtInControls"]
+    mmp = by_id(sandbox, a)[pid(6)]
+    assert mmp["state"] == "disabled" and mmp["displayName"] == name
+    assert mmp["conditions"]["users"] == original["conditions"]["users"]
+
+    seq = last_seq(sandbox)
+    second = run(run_playbook, tmp_path, tenants, dict(args, policies=[name, clone["displayName"]]), hosts=("a",))
+    assert second.rc == 0 and second.changed == 0
+    assert [p["action"] for p in second.task("exclusion", host="client_a")["policies"]] == [
+        "already_cloned", "already_excluded"]
+    assert [e for e in graph_log(sandbox, a, since=seq) if e["write"]] == []
+
+
+def test_info_lists_the_policies_that_lack_the_exclusion(sandbox, run_playbook, tmp_path, tenants):
+    seq = last_seq(sandbox)
+    report = run(run_playbook, tmp_path, tenants, {}, hosts=("b",), module="ca_client_exclusion_info")
+    assert report.rc == 0, report.stdout[-3000:]
+    result = report.task("exclusion", host="client_b")
+    assert result["changed"] is False
+    assert result["missing"] == ["B-CA001 Require MFA"]
+    rows = {p["display_name"]: p for p in result["policies"]}
+    assert rows["B-CA002 Already excluded"]["excluded"] is True
+    assert rows["B-CA003 Finance only"]["targeting"] is False
+    assert [e for e in sandbox.client.log(since=seq) if e["write"]] == []
