@@ -97,7 +97,7 @@ def _kind(external_tenants):
 
 
 def _members(external_tenants):
-    return [m for m in (external_tenants or {}).get("members") or []]
+    return list((external_tenants or {}).get("members") or [])
 
 
 def _has_member(external_tenants, tenant_id):
