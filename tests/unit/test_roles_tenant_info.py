@@ -1,0 +1,72 @@
+"""ca_tenant_info's pure logic: Entra ID P1/P2 detection, policy/location counts, token permissions."""
+
+import base64
+import json
+
+from ansible_collections.msp.conditional_access.plugins.module_utils import _tenant as t
+
+P1 = "41781fb2-bc02-4b7c-bd55-b576c07bb09d"
+P2 = "eec0eb4f-6444-4f95-aba0-50c24d67f998"
+EXCHANGE = "9aaf7827-d63c-4b61-89c3-182f06f82e5c"
+
+
+def sku(part, plans, status="Enabled"):
+    return {"skuPartNumber": part, "skuId": part.lower(), "capabilityStatus": status,
+            "servicePlans": [{"servicePlanId": pid, "servicePlanName": name, "provisioningStatus": prov}
+                             for pid, name, prov in plans]}
+
+
+def test_business_premium_carries_p1():
+    result = t.licenses([sku("SPB", [(EXCHANGE, "EXCHANGE_S_STANDARD", "Success"), (P1, "AAD_PREMIUM", "Success")])])
+    assert result["entra_id_p1"] is True and result["entra_id_p2"] is False
+    assert result["skus"][0]["entra_id_plans"] == ["AAD_PREMIUM"]
+
+
+def test_p2_implies_p1():
+    result = t.licenses([sku("EMSPREMIUM", [(P2, "AAD_PREMIUM_P2", "Success")])])
+    assert result == dict(result, entra_id_p1=True, entra_id_p2=True)
+
+
+def test_no_premium_plan_means_no_conditional_access():
+    assert t.licenses([sku("O365_BUSINESS_ESSENTIALS", [(EXCHANGE, "EXCHANGE_S_STANDARD", "Success")])])[
+        "entra_id_p1"] is False
+    assert t.licenses([])["entra_id_p1"] is False
+
+
+def test_suspended_sku_and_disabled_plan_do_not_count():
+    assert t.licenses([sku("SPB", [(P1, "AAD_PREMIUM", "Success")], status="Suspended")])["entra_id_p1"] is False
+    assert t.licenses([sku("SPB", [(P1, "AAD_PREMIUM", "Disabled")])])["entra_id_p1"] is False
+
+
+def test_plan_name_is_a_fallback_for_unknown_ids():
+    assert t.licenses([sku("X", [("00000000-0000-0000-0000-000000000001", "AAD_PREMIUM_P2", "Success")])])[
+        "entra_id_p2"] is True
+
+
+def test_policy_counts():
+    policies = [{"displayName": "CA001", "state": "enabled"},
+                {"displayName": "Microsoft-managed: MFA for admins", "state": "enabledForReportingButNotEnforced"},
+                {"displayName": "old", "state": "disabled"}]
+    assert t.policy_counts(policies) == {"total": 3, "enabled": 1, "report_only": 1, "disabled": 1,
+                                         "microsoft_managed": 1}
+
+
+def test_location_counts():
+    locations = [{"@odata.type": "#microsoft.graph.ipNamedLocation", "isTrusted": True},
+                 {"@odata.type": "#microsoft.graph.ipNamedLocation", "isTrusted": False},
+                 {"@odata.type": "#microsoft.graph.countryNamedLocation"}]
+    assert t.location_counts(locations) == {"total": 3, "ip": 2, "country": 1, "trusted": 1}
+
+
+def _jwt(claims):
+    def part(obj):
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+    return "%s.%s." % (part({"alg": "none"}), part(claims))
+
+
+def test_token_permissions():
+    assert t.token_permissions(_jwt({"roles": ["Policy.Read.All", "Application.Read.All"]})) == [
+        "Application.Read.All", "Policy.Read.All"]
+    assert t.token_permissions(_jwt({"scp": "Policy.Read.All User.Read"})) == ["Policy.Read.All", "User.Read"]
+    assert t.token_permissions("opaque-token") is None
+    assert t.token_permissions(_jwt({"sub": "x"})) is None
