@@ -144,8 +144,8 @@ def test_missing_tenant_list_with_tenant_bound_types_is_not_narrowed():
     before = users(excludeGuestsOrExternalUsers={"guestOrExternalUserTypes": "b2bCollaborationGuest",
                                                  "externalTenants": None})
     after, warnings = add_gdap_exclusion(before, MSP)
-    assert after["excludeGuestsOrExternalUsers"] == {"guestOrExternalUserTypes": "b2bCollaborationGuest,serviceProvider",
-                                                     "externalTenants": None}
+    assert after["excludeGuestsOrExternalUsers"] == {
+        "guestOrExternalUserTypes": "b2bCollaborationGuest,serviceProvider", "externalTenants": None}
     assert "every service provider" in warnings[0]
     assert gdap_covered(after, MSP)
 
