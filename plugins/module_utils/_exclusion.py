@@ -522,8 +522,11 @@ class ClientExclusion:
         p = self.params
         if not is_guid(p["msp_tenant_id"]):
             raise InvalidOption("msp_tenant_id", p["msp_tenant_id"], "must be the MSP's tenant id (a GUID)")
-        if p.get("tenant_id") and p["tenant_id"].lower() == p["msp_tenant_id"].lower():
-            raise InvalidOption("tenant_id", p["tenant_id"], "is the MSP tenant itself; Part D runs in client tenants")
+        if p["mode"] == "gdap" and p.get("tenant_id") and p["tenant_id"].lower() == p["msp_tenant_id"].lower():
+            # excluding the MSP's own service provider users from the MSP's own policies means nothing;
+            # direct mode in the MSP tenant is Part B (the service account out of the other policies)
+            raise InvalidOption("tenant_id", p["tenant_id"], "is the MSP tenant itself; GDAP exclusions belong in "
+                                "client tenants (use mode=direct to exclude an account in the MSP tenant)")
         if p["mode"] == "direct" and not p.get("service_account"):
             raise InvalidOption("service_account", None, "required when mode=direct")
         if p.get("managed_policies") == "clone_and_disable":

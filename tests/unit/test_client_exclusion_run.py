@@ -189,6 +189,13 @@ def test_bad_input_names_the_option_and_writes_nothing(params, option):
     assert writes(graph) == []
 
 
+def test_direct_mode_may_run_in_the_msp_tenant_itself():
+    # the service_account_mfa role (Part B) excludes the service account from the MSP tenant's other policies
+    graph = FakeGraph([pol("a", "A")])
+    result = ClientExclusion(FakeModule(graph, tenant_id=MSP, mode="direct", service_account=ACCOUNT)).run()
+    assert result["policies"][0]["action"] == "excluded"
+
+
 def test_clone_and_disable_posts_the_clone_then_disables_and_second_run_is_quiet():
     mmp = pol("m", "Microsoft-managed: MFA for admins", includeUsers=[], includeRoles=["r"])
     mmp["state"] = "enabledForReportingButNotEnforced"
