@@ -208,11 +208,11 @@ def remove_gdap_exclusion(users, msp_tenant_id, msp_label=None):
         if not others:
             new["excludeGuestsOrExternalUsers"] = None
         elif tenant_bound:
-            # a tenant-bound type with an empty list is invalid; the MSP was its only tenant
+            # The MSP is the only tenant of other tenant-bound types: that exclusion predates us (an add
+            # never creates it), and an empty list is invalid. Only serviceProvider goes.
             guests["guestOrExternalUserTypes"] = format_types(others)
-            tenants["members"] = []
-            warnings.append("%s was the only tenant of the exclusion of %s; that exclusion is left with an empty "
-                            "tenant list" % (msp_label, ", ".join(tenant_bound)))
+            warnings.append("%s stays in the tenant list: it is also the tenant of the excluded %s"
+                            % (msp_label, ", ".join(tenant_bound)))
         else:
             guests["guestOrExternalUserTypes"] = format_types(others)
             guests["externalTenants"] = None

@@ -198,6 +198,15 @@ def test_remove_keeps_service_provider_when_graph_cannot_say_who_added_it():
     assert "remove it by hand" in warnings[0]
 
 
+def test_remove_keeps_the_msp_as_tenant_of_the_customers_own_guest_exclusion():
+    current = users(excludeGuestsOrExternalUsers={"guestOrExternalUserTypes": "b2bCollaborationGuest,serviceProvider",
+                                                  "externalTenants": enumerated(MSP)})
+    removed, warnings = remove_gdap_exclusion(current, MSP)
+    assert removed["excludeGuestsOrExternalUsers"] == {"guestOrExternalUserTypes": "b2bCollaborationGuest",
+                                                       "externalTenants": enumerated(MSP)}
+    assert not gdap_covered(removed, MSP) and "b2bCollaborationGuest" in warnings[0]
+
+
 def test_remove_leaves_an_all_tenants_exclusion_alone():
     current = users(excludeGuestsOrExternalUsers={"guestOrExternalUserTypes": "internalGuest,serviceProvider",
                                                   "externalTenants": ALL})
