@@ -1,0 +1,226 @@
+"""The roles and playbooks as users run them: site.yml on the sandbox with inventories/sandbox.
+
+Every expectation is computed from the inventory (ansible-inventory --list) and checked against the
+sandbox's own state, request log and write counter - not against what the playbook says it did.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from conftest import BIN, REPO, ansible_env, run_ansible_playbook
+
+INVENTORY = REPO / "inventories" / "sandbox" / "hosts.yml"
+SITE = REPO / "playbooks" / "site.yml"
+CLIENTS_PLAYBOOK = REPO / "playbooks" / "client_tenants.yml"
+ENUMERATED = "#microsoft.graph.conditionalAccessEnumeratedExternalTenants"
+
+
+@pytest.fixture(scope="module")
+def inventory():
+    """{host: hostvars} of the sandbox inventory, plus the group membership."""
+    out = subprocess.run([str(BIN / "ansible-inventory"), "-i", str(INVENTORY), "--list"], env=ansible_env(),
+                         capture_output=True, text=True, check=True).stdout
+    data = json.loads(out)
+    hostvars = data["_meta"]["hostvars"]
+    return {"msp": data["msp"]["hosts"][0], "clients": data["clients"]["hosts"], "vars": hostvars}
+
+
+def run(sandbox, playbook, **kwargs):
+    return run_ansible_playbook(str(playbook), ansible_env(sandbox.env), inventory=str(INVENTORY), **kwargs)
+
+
+def writes(sandbox):
+    return sum(sandbox.client.counters().get("writes", {}).values())
+
+
+def by_name(items, name):
+    found = [i for i in items if i.get("displayName") == name]
+    assert len(found) == 1, "expected one %r, found %d among %s" % (name, len(found),
+                                                                  [i.get("displayName") for i in items])
+    return found[0]
+
+
+def user_id(tenant_state, upn):
+    return next(u["id"] for u in tenant_state["users"] if u["userPrincipalName"].lower() == upn.lower())
+
+
+def msp_excluded(policy, msp_tid):
+    ex = (policy["conditions"]["users"].get("excludeGuestsOrExternalUsers") or {})
+    types = [t.strip() for t in (ex.get("guestOrExternalUserTypes") or "").split(",")]
+    tenants = ex.get("externalTenants") or {}
+    return "serviceProvider" in types and (tenants.get("membershipKind") == "all"
+                                           or msp_tid in (tenants.get("members") or []))
+
+
+def reaches_everyone(policy):
+    users = policy["conditions"]["users"]
+    return "All" in (users.get("includeUsers") or []) or bool(users.get("includeRoles"))
+
+
+def assert_msp_tenant(sandbox, inventory):
+    host = inventory["msp"]
+    hv = inventory["vars"][host]
+    tid = hv["tenant_id"]
+    state = sandbox.client.tenant(tid)
+    # Step 1
+    location = by_name(state["namedLocations"], hv["msp_trusted_location_name"])
+    assert location["isTrusted"] is True
+    assert sorted(r["cidrAddress"] for r in location["ipRanges"]) == sorted(hv["msp_trusted_ips"])
+    # Part A: report-only, technicians group in, break-glass out, any location but the trusted one, block
+    policies = state["policies"]
+    part_a = next(p for p in policies if p["displayName"].startswith("CA200-Admins-"))
+    users = part_a["conditions"]["users"]
+    group = next(g["id"] for g in state["groups"] if g["displayName"] == hv["cipp_technicians_group"])
+    assert users["includeGroups"] == [group]
+    for upn in hv["msp_break_glass_accounts"]:
+        assert user_id(state, upn) in users["excludeUsers"]
+    assert part_a["state"] == "enabledForReportingButNotEnforced"
+    assert part_a["conditions"]["locations"]["includeLocations"] == ["All"]
+    assert part_a["conditions"]["locations"]["excludeLocations"] == [location["id"]]
+    assert part_a["grantControls"]["builtInControls"] == ["block"]
+    # Part B: only the service account, all apps, MFA, every time, no locations, enabled
+    part_b = next(p for p in policies if p["displayName"].startswith("CA600-"))
+    account = user_id(state, hv["cipp_service_account"])
+    assert part_b["state"] == "enabled"
+    assert part_b["conditions"]["users"]["includeUsers"] == [account]
+    assert not part_b["conditions"]["users"].get("excludeUsers")
+    assert part_b["conditions"]["applications"]["includeApplications"] == ["All"]
+    assert not (part_b["conditions"].get("locations") or {}).get("includeLocations")
+    assert part_b["grantControls"]["builtInControls"] == ["mfa"]
+    assert part_b["sessionControls"]["signInFrequency"]["frequencyInterval"] == "everyTime"
+    # ... and the service account excluded from every other policy, break-glass exclusions kept
+    for policy in policies:
+        if policy["id"] != part_b["id"]:
+            assert account in policy["conditions"]["users"]["excludeUsers"], policy["displayName"]
+    return state
+
+
+def assert_client_tenants(sandbox, inventory, failed=()):
+    msp_tid = inventory["vars"][inventory["msp"]]["tenant_id"]
+    checked = 0
+    for host in inventory["clients"]:
+        if host in failed:
+            continue
+        hv = inventory["vars"][host]
+        state = sandbox.client.tenant(hv["tenant_id"])
+        direct = hv.get("access_mode") == "direct"
+        account = user_id(state, hv["cipp_service_account"]) if direct else None
+        for policy in state["policies"]:
+            if not reaches_everyone(policy):
+                continue
+            if direct:
+                assert account in policy["conditions"]["users"]["excludeUsers"], (host, policy["displayName"])
+            elif hv.get("client_exclusion_managed_policies") == "skip" and \
+                    policy["displayName"].startswith("Microsoft-managed:"):
+                continue
+            else:
+                assert msp_excluded(policy, msp_tid), (host, policy["displayName"])
+            checked += 1
+    assert checked, "no client policy was checked: the fixture has nothing for Part D"
+
+
+def test_site_check_then_apply_then_changed_0(sandbox_reset, inventory):
+    sandbox = sandbox_reset
+    before = {tid: json.dumps(sandbox.client.tenant(tid), sort_keys=True)
+              for tid in [inventory["vars"][h]["tenant_id"] for h in [inventory["msp"]] + inventory["clients"]]}
+
+    check = run(sandbox, SITE, check=True)
+    assert check.rc == 0, check.stdout[-4000:]
+    assert writes(sandbox) == 0
+    for tid, text in before.items():  # check mode left every tenant exactly as it was
+        assert json.dumps(sandbox.client.tenant(tid), sort_keys=True) == text
+    assert check.changed > 0  # it did predict the work
+    assert "---" in check.stdout and "+++" in check.stdout  # --diff output
+
+    apply = run(sandbox, SITE)
+    assert apply.rc == 0, apply.stdout[-4000:]
+    assert writes(sandbox) > 0
+    assert_msp_tenant(sandbox, inventory)
+    assert_client_tenants(sandbox, inventory)
+    assert sandbox.client.cipp_state()  # Part C reached CIPP-API
+
+    settled = writes(sandbox)
+    again = run(sandbox, SITE)
+    assert again.rc == 0, again.stdout[-4000:]
+    assert again.changed == 0, [r["task"] for r in again.results if r["result"].get("changed")]
+    assert writes(sandbox) == settled
+    hosts = set(again.stats)
+    assert hosts == {inventory["msp"], *inventory["clients"]}
+
+
+def test_forbidden_client_fails_alone(sandbox_reset, inventory):
+    sandbox = sandbox_reset
+    broken = inventory["clients"][0]
+    broken_tid = inventory["vars"][broken]["tenant_id"]
+    sandbox.client.set_faults(tenant=broken_tid, forbidden=True)
+
+    result = run(sandbox, CLIENTS_PLAYBOOK)
+    assert result.rc != 0
+    assert result.stats[broken]["failures"] == 1
+    others = [h for h in inventory["clients"] if h != broken]
+    for host in others:
+        assert result.stats[host]["failures"] == 0, host
+    assert_client_tenants(sandbox, inventory, failed={broken})
+    assert sandbox.client.writes(broken_tid) == 0 if hasattr(sandbox.client, "writes") else True
+    message = result.task("Fail this tenant only (the other tenants go on)", host=broken)["msg"]
+    assert "403" in message and broken_tid in message
+    summary = result.task("Summary per client tenant")["msg"]
+    assert summary[broken].startswith("Part D FAILED") and "403" in summary[broken]
+    assert all(not summary[h].startswith("Part D FAILED") for h in others)
+
+
+def test_trusted_location_role_alone(sandbox_reset, inventory):
+    """Step 1 on its own (tag step1): create, then changed=false, then a range change in check mode writes nothing."""
+    sandbox = sandbox_reset
+    hv = inventory["vars"][inventory["msp"]]
+    first = run(sandbox, REPO / "playbooks" / "msp_tenant.yml", args=["--tags", "step1"])
+    assert first.rc == 0, first.stdout[-3000:]
+    location = by_name(sandbox.client.locations(hv["tenant_id"]), hv["msp_trusted_location_name"])
+    assert sorted(r["cidrAddress"] for r in location["ipRanges"]) == sorted(hv["msp_trusted_ips"])
+    second = run(sandbox, REPO / "playbooks" / "msp_tenant.yml", args=["--tags", "step1"])
+    assert second.rc == 0 and second.changed == 0
+    count = writes(sandbox)
+    check = run(sandbox, REPO / "playbooks" / "msp_tenant.yml", args=["--tags", "step1"], check=True,
+                extra_vars={"msp_trusted_ips": ["198.51.100.7/32"]})
+    assert check.rc == 0 and check.changed == 1
+    assert "198.51.100.7/32" in check.stdout  # the diff names the new range
+    assert writes(sandbox) == count
+
+
+def test_preflight_fails_with_clear_lines(sandbox_reset, inventory, tmp_path):
+    """Security defaults on, no premium SKU and a missing break-glass account: three FAIL lines, nothing written."""
+    sandbox = sandbox_reset
+    from conftest import DEMO_FIXTURE
+
+    hv = inventory["vars"][inventory["msp"]]
+    fixture = json.loads(DEMO_FIXTURE.read_text())
+    tenant = fixture["tenants"][hv["tenant_id"]]
+    tenant["securityDefaults"] = {"isEnabled": True}
+    tenant["subscribedSkus"] = []
+    broken = tmp_path / "fixture.json"
+    broken.write_text(json.dumps(fixture))
+    sandbox.client.reset(fixture=str(broken))
+    try:
+        result = run(sandbox, REPO / "playbooks" / "msp_tenant.yml", args=["--tags", "preflight"],
+                     extra_vars={"msp_break_glass_accounts": hv["msp_break_glass_accounts"] + ["nobody@example.invalid"]})
+    finally:
+        sandbox.client.reset()
+    assert result.rc != 0
+    lines = result.task("Show the preflight result")["msg"]
+    failing = [line for line in lines if line.startswith("FAIL")]
+    assert any("Entra ID P1/P2" in line for line in failing), lines
+    assert any("Security defaults: ENABLED" in line for line in failing), lines
+    assert any("nobody@example.invalid: NOT FOUND" in line for line in failing), lines
+    assert any(line.startswith("PASS Graph reads") for line in lines), lines
+    assert writes(sandbox) == 0
+
+
+def test_preflight_passes_on_the_demo_msp(sandbox_reset):
+    result = run(sandbox_reset, REPO / "playbooks" / "msp_tenant.yml", args=["--tags", "preflight"], check=True)
+    assert result.rc == 0, result.stdout[-3000:]
+    lines = result.task("Show the preflight result")["msg"]
+    assert lines and all(line.startswith("PASS") for line in lines), lines

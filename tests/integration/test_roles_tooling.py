@@ -1,0 +1,121 @@
+"""The roles' packaging for AWX/AAP: ansible-lint (production), ansible-runner, the EE definition, the credential type."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import BIN, COLLECTIONS, REPO, ansible_env
+
+LINTED = ["roles", "playbooks", "inventories", "awx/project"]
+
+
+def test_ansible_lint_production_profile_is_clean():
+    lint = BIN / "ansible-lint"
+    if not lint.exists():
+        pytest.fail("ansible-lint is not installed in .venv (pip install ansible-lint)")
+    proc = subprocess.run([str(lint), "--offline", "--profile", "production", "--nocolor", *LINTED],
+                          env=ansible_env(), cwd=str(REPO), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+
+
+def test_credential_type_injects_exactly_the_modules_fallbacks():
+    """Every variable the AWX credential injects is one the modules read, and every template names an input."""
+    from ansible_collections.msp.conditional_access.plugins.module_utils._auth import AUTH_ARGUMENT_SPEC
+
+    ctype = yaml.safe_load((REPO / "awx" / "credential_type.yml").read_text())
+    fallbacks = {name for spec in AUTH_ARGUMENT_SPEC.values() for name in (spec.get("fallback") or (None, []))[1]}
+    fallbacks.add("CIPP_API_URL")  # the CIPP modules' cipp_api_url
+    injected = set(ctype["injectors"]["env"])
+    assert injected <= fallbacks, injected - fallbacks
+    assert {"AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH", "CIPP_API_URL"} <= injected
+    fields = {f["id"] for f in ctype["inputs"]["fields"]}
+    templates = list(ctype["injectors"]["env"].values()) + list(ctype["injectors"].get("file", {}).values())
+    used = {name for text in templates for name in re.findall(r"\b([a-z_]+)\b", re.sub(r"tower\.filename\.\w+", "", text))
+            if name not in {"if", "endif", "else"}}
+    assert used <= fields, used - fields
+    secrets = {f["id"] for f in ctype["inputs"]["fields"] if f.get("secret")}
+    assert {"client_secret", "client_certificate", "client_certificate_password"} <= secrets
+    assert json.loads((REPO / "awx" / "credential_type.json").read_text()) == {
+        "inputs": ctype["inputs"], "injectors": ctype["injectors"]}
+
+
+def _third_party_imports():
+    """Top-level names imported by the collection's plugins that are neither stdlib nor ansible."""
+    names = set()
+    for path in (REPO / "plugins").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return sorted(n for n in names if n not in sys.stdlib_module_names and n not in {"ansible", "ansible_collections",
+                                                                                     "__future__"})
+
+
+def test_ee_requirements_install_into_a_clean_venv(tmp_path):
+    """meta/ee-requirements.txt alone is enough for every import of plugins/ (kept under two minutes)."""
+    target = tmp_path / "ee"
+    venv.EnvBuilder(with_pip=True).create(target)
+    python = target / "bin" / "python"
+    pip = subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(REPO / "meta" / "ee-requirements.txt")],
+                         capture_output=True, text=True, timeout=110)
+    assert pip.returncode == 0, pip.stderr[-3000:]
+    imports = _third_party_imports()
+    assert "azure" in imports and "msgraph_core" in imports
+    code = "import importlib\nfor n in %r:\n    importlib.import_module(n)\n" % (imports,)
+    proc = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # and nothing else slipped in: every requirement line is one the plugins need
+    lines = [line.split("#")[0].strip() for line in (REPO / "meta" / "ee-requirements.txt").read_text().splitlines()]
+    assert all(line for line in lines if line)
+
+
+def test_ee_definition_builds_a_context(tmp_path):
+    builder = BIN / "ansible-builder"
+    if not builder.exists():
+        pytest.fail("ansible-builder is not installed in .venv (pip install ansible-builder)")
+    proc = subprocess.run([str(builder), "create", "-f", "execution-environment.yml", "--context", str(tmp_path / "ctx")],
+                          cwd=str(REPO), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    build = tmp_path / "ctx" / "_build"
+    assert (build / "requirements.txt").read_text().strip().endswith((REPO / "meta" / "ee-requirements.txt")
+                                                                     .read_text().strip().splitlines()[-1])
+    assert "ca-certificates" in (build / "bindep.txt").read_text()
+
+
+def test_playbooks_run_through_ansible_runner_like_awx(sandbox_reset, tmp_path):
+    """AWX's way: a private data dir with project/, inventory/, env/envvars (the credential's injectors), check job."""
+    import ansible_runner
+
+    sandbox = sandbox_reset
+    data = tmp_path / "job"
+    shutil.copytree(REPO / "awx" / "project", data / "project")
+    shutil.copytree(REPO / "inventories" / "sandbox", data / "inventory")
+    (data / "env").mkdir()
+    envvars = dict(sandbox.env, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_NOCOLOR="1",
+                   PATH=str(BIN) + os.pathsep + os.environ.get("PATH", ""))
+    (data / "env" / "envvars").write_text(yaml.safe_dump(envvars))
+    before = sum(sandbox.client.counters()["writes"].values())
+    result = ansible_runner.run(private_data_dir=str(data), playbook="site.yml", cmdline="--check --diff",
+                                quiet=True, timeout=600)
+    stdout = result.stdout.read()
+    assert result.status == "successful", stdout[-4000:]
+    assert result.rc == 0
+    stats = result.stats
+    hosts = json.loads(subprocess.run([str(BIN / "ansible-inventory"), "-i", str(data / "inventory"), "--list"],
+                                      env=ansible_env(), capture_output=True, text=True, check=True).stdout)
+    assert set(stats["ok"]) == set(hosts["_meta"]["hostvars"]), stats
+    assert not stats["failures"], stats
+    assert sum(sandbox.client.counters()["writes"].values()) == before  # a check job writes nothing
+    assert sum(stats["changed"].values()) > 0  # and still reports what it would do
