@@ -1,0 +1,250 @@
+"""`make bench`: Part D at MSP scale, the collection side by side with a hand-written uri baseline.
+
+    .venv/bin/python -m bench [--tenants 200 --policies 20 --forks 5,10,20,50 --latency-ms 80] [--quick] [--large]
+
+Writes bench/results/report.md, chart.png and results.json. Numbers are measured, never estimated: a fork level
+that does not fit the time budget is left out and the report says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import oracle
+from bench.harness import (REPO, LoadMonitor, ansible_playbook, bench_env, client_tenants, log_since,
+                           play_recap, process_cpu_s, run_measured, traffic, write_inventory)
+
+RESULTS = REPO / "bench" / "results"
+COLLECTION_PLAYBOOK = REPO / "playbooks" / "client_tenants.yml"
+BASELINE_PLAYBOOK = REPO / "bench" / "baseline" / "client_tenants_uri.yml"
+RUNS = (  # key, label, playbook, check mode, diff
+    ("check", "collection: check mode (--check --diff)", COLLECTION_PLAYBOOK, True, True),
+    ("apply", "collection: apply", COLLECTION_PLAYBOOK, False, False),
+    ("steady", "collection: second apply (steady state)", COLLECTION_PLAYBOOK, False, False),
+    ("baseline", "baseline (uri): apply", BASELINE_PLAYBOOK, False, False),
+    ("baseline_steady", "baseline (uri): second apply", BASELINE_PLAYBOOK, False, False),
+)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tenants", type=int, default=200, help="client tenants (default 200)")
+    parser.add_argument("--policies", type=int, default=20, help="policies per tenant (default 20)")
+    parser.add_argument("--forks", default="5,10,20,50", help="fork levels to sweep (default 5,10,20,50)")
+    parser.add_argument("--latency-ms", type=int, default=80, help="added latency per request (default 80)")
+    parser.add_argument("--throttle-rps", type=float, default=1, help="CA requests/second/tenant before 429 (default 1)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--budget-min", type=float, default=25.0,
+                        help="stop starting new fork levels when the next would end past this many minutes")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 8 tenants x 8 policies, forks 5,10")
+    parser.add_argument("--large", action="store_true", help="the larger run: 500 tenants x 20 policies")
+    parser.add_argument("--no-profile", action="store_true", help="skip the single-module profile")
+    parser.add_argument("--out", default=str(RESULTS), help="where report.md, chart.png, results.json go")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.tenants, args.policies, args.forks = 8, 8, "5,10"
+    if args.large:
+        args.tenants = 500
+    args.fork_levels = sorted({int(f) for f in str(args.forks).split(",") if f.strip()}, reverse=True)
+    return args
+
+
+class Bench:
+    def __init__(self, args, workdir):
+        self.args = args
+        self.workdir = Path(workdir)
+        self.started = time.monotonic()
+        self.sandbox = None
+        self.fixture = None
+        self.fixture_path = self.workdir / "fixture.json"
+        self.inventory = self.workdir / "inventory.json"
+        self.monitor = LoadMonitor()
+        self.seq = 0
+        self.runs = []
+        self.notes = []
+
+    # -- set-up ---------------------------------------------------------------------------------
+    def setup(self):
+        from sandbox.fixtures import generate
+        from sandbox.testing import start_sandbox
+
+        self.fixture = generate(self.args.tenants + 1, self.args.policies, self.args.seed)
+        self.msp, self.clients = client_tenants(self.fixture)
+        if len(self.clients) != self.args.tenants:
+            # generate() may or may not count the MSP tenant: keep exactly --tenants clients
+            self.fixture = generate(self.args.tenants, self.args.policies, self.args.seed)
+            self.msp, self.clients = client_tenants(self.fixture)
+        self.fixture_path.write_text(json.dumps(self.fixture))
+        self.hosts = write_inventory(self.inventory, self.fixture)
+        self.expected = {tid: [oracle.expected_policy(p, self.msp) for p in self.fixture["tenants"][tid]["policies"]]
+                         for tid in self.clients}
+        self.to_change = {tid: sum(oracle.needs_change(p, self.msp) for p in self.fixture["tenants"][tid]["policies"])
+                          for tid in self.clients}
+        self.sandbox = start_sandbox(str(self.fixture_path), str(self.workdir / "sandbox"))
+        self.sandbox_pid = _sandbox_pid(self.sandbox)
+        self.monitor.start()
+
+    def set_faults(self):
+        self.sandbox.client.set_faults(tenant=None, latency_ms=self.args.latency_ms, throttle_rps=self.args.throttle_rps)
+
+    def reset(self):
+        self.sandbox.client.reset(fixture=str(self.fixture_path))
+        self.set_faults()
+        self.seq = 0
+
+    # -- one run --------------------------------------------------------------------------------
+    def measure(self, key, label, playbook, forks, check, diff):
+        cmd = ansible_playbook(playbook, self.inventory, forks, check=check, diff=diff)
+        out = self.workdir / ("%s-f%d.out" % (key, forks))
+        before = self.monitor.window()
+        sandbox_cpu = process_cpu_s(self.sandbox_pid) if self.sandbox_pid else 0.0
+        self_cpu = sum(os.times()[:2])
+        measured = run_measured(cmd, bench_env(self.sandbox.env), out, timeout=3600)
+        after = self.monitor.window()
+        sandbox_cpu = (process_cpu_s(self.sandbox_pid) if self.sandbox_pid else 0.0) - sandbox_cpu
+        self_cpu = sum(os.times()[:2]) - self_cpu
+        busy, capacity = LoadMonitor.busy_between(before, after)
+        entries = log_since(self.sandbox.client, self.seq)
+        self.seq = max([self.seq] + [e.get("seq", 0) for e in entries])
+        recap = play_recap(out.read_text(errors="replace"))
+        n = len(self.clients)
+        run = dict(measured, key=key, label=label, forks=forks, tenants=n, policies=self.args.policies,
+                   cpu_per_tenant_s=measured["cpu_s"] / n,
+                   hosts_failed=sum(1 for h in recap.values() if h["failed"] or h["unreachable"]),
+                   hosts_changed=sum(1 for h in recap.values() if h["changed"]),
+                   hosts_seen=len(recap), traffic=traffic(entries, self.clients),
+                   sandbox_cpu_s=sandbox_cpu, machine_busy_cpu_s=busy, machine_capacity_cpu_s=capacity,
+                   others_cpu_s=max(busy - measured["cpu_s"] - sandbox_cpu - self_cpu, 0.0),
+                   output=str(out))
+        self.runs.append(run)
+        print("  %-45s f=%-3d wall %7.1fs  cpu/tenant %.2fs  graph req/tenant %.1f  429s %d  failed hosts %d  rc %d"
+              % (label, forks, run["wall_s"], run["cpu_per_tenant_s"], run["traffic"]["per_tenant_mean"]["graph"],
+                 run["traffic"]["totals"]["429"], run["hosts_failed"], run["rc"]), flush=True)
+        return run
+
+    def verify(self, run):
+        """Every tenant holds exactly the oracle's policies (graph-ca.md §3)."""
+        problems = []
+        for tid in self.clients:
+            diff = oracle.compare_tenant(self.expected[tid], self.sandbox.client.policies(tid))
+            problems += ["%s: %s" % (tid, d) for d in diff]
+        run["state_matches_expected"] = not problems
+        run["state_problems"] = problems[:20]
+        run["state_problem_count"] = len(problems)
+        if problems:
+            print("    state differs from the expected policies in %d places, e.g. %s" % (len(problems), problems[0]))
+        return not problems
+
+    def level(self, forks):
+        spec = {key: (key, label, playbook, check, diff) for key, label, playbook, check, diff in RUNS}
+
+        def measure(key):
+            key, label, playbook, check, diff = spec[key]
+            return self.measure(key, label, playbook, forks, check, diff)
+
+        self.reset()
+        check = measure("check")
+        check["writes_ok"] = check["traffic"]["totals"]["writes"] == 0
+        self.verify(measure("apply"))
+        measure("steady")
+        self.reset()
+        self.verify(measure("baseline"))
+        measure("baseline_steady")
+
+    # -- the whole bench ------------------------------------------------------------------------
+    def run(self):
+        budget = self.args.budget_min * 60
+        durations = {}
+        for forks in self.args.fork_levels:
+            elapsed = time.monotonic() - self.started
+            estimate = _estimate(durations, forks)
+            if durations and elapsed + estimate > budget:
+                note = ("fork level %d left out: it would take about %.0f s more (estimated from the measured levels) "
+                        "and the %.0f-minute budget had %.0f s left" % (forks, estimate, self.args.budget_min,
+                                                                         budget - elapsed))
+                self.notes.append(note)
+                print("  " + note, flush=True)
+                continue
+            print("forks=%d" % forks, flush=True)
+            start = time.monotonic()
+            self.level(forks)
+            durations[forks] = time.monotonic() - start
+        self.profile = None
+        if not self.args.no_profile:
+            from bench.profile_module import profile
+            busiest = max(self.clients, key=lambda t: self.to_change[t])
+            single = self.workdir / "single.json"
+            write_inventory(single, self.fixture, tenants=[busiest])
+            print("profiling one module run (tenant %s, %d policies to change)" % (busiest, self.to_change[busiest]))
+            self.profile = profile(self.sandbox, self.fixture_path, single, self.workdir, self.set_faults)
+            self.profile["tenant_policies_to_change"] = self.to_change[busiest]
+
+    def results(self):
+        self.monitor.stop()
+        return {
+            "args": {k: v for k, v in vars(self.args).items()},
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+                        "load": self.monitor.load_summary()},
+            "fixture": {"client_tenants": len(self.clients), "policies_per_tenant": self.args.policies,
+                        "policies_to_change_total": sum(self.to_change.values()),
+                        "policies_to_change_mean": sum(self.to_change.values()) / max(len(self.clients), 1)},
+            "runs": [{k: v for k, v in r.items() if k != "output"} for r in self.runs],
+            "profile": self.profile, "notes": self.notes,
+            "elapsed_s": time.monotonic() - self.started,
+            "generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        }
+
+    def close(self):
+        if self.sandbox is not None:
+            self.sandbox.stop()
+
+
+def _estimate(durations, forks):
+    """Seconds a fork level would take, scaled from the closest measured level (throughput ~ forks, at best)."""
+    if not durations:
+        return 0.0
+    nearest = min(durations, key=lambda f: abs(f - forks))
+    return durations[nearest] * max(nearest / forks, 1.0)
+
+
+def _sandbox_pid(handle):
+    for attr in ("pid", "process", "proc", "_proc", "_process", "popen"):
+        value = getattr(handle, attr, None)
+        if isinstance(value, int):
+            return value
+        if getattr(value, "pid", None):
+            return value.pid
+    return None
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    from bench.report import write_report
+
+    with tempfile.TemporaryDirectory(prefix="msp-ca-bench-") as workdir:
+        bench = Bench(args, workdir)
+        try:
+            print("bench: %d client tenants x %d policies, forks %s, latency %d ms, throttle %s req/s/tenant"
+                  % (args.tenants, args.policies, args.fork_levels, args.latency_ms, args.throttle_rps), flush=True)
+            bench.setup()
+            bench.run()
+            data = bench.results()
+        finally:
+            bench.close()
+    (out / "results.json").write_text(json.dumps(data, indent=1, default=str))
+    write_report(data, out)
+    print("wrote %s, %s and %s" % (out / "report.md", out / "chart.png", out / "results.json"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""One ca_client_exclusion run outside Ansible's process tree: peak RSS, CPU, and where its time goes.
+
+The AnsiballZ payload that Ansible really ran is kept (ANSIBLE_KEEP_REMOTE_FILES) and run again on its own,
+measured with wait4, with ``-X importtime`` and under cProfile.
+"""
+
+from __future__ import annotations
+
+import json
+import pstats
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.harness import BIN, REPO, bench_env, run_measured
+
+PLAYBOOK = REPO / "playbooks" / "client_tenants.yml"
+IMPORT_LINE = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)")
+GROUPS = (("ansible", "ansible (module_utils, AnsiballZ)"), ("msgraph_core", "msgraph-core / kiota"),
+          ("kiota", "msgraph-core / kiota"), ("httpx", "httpx / httpcore"), ("httpcore", "httpx / httpcore"),
+          ("azure", "azure-identity / msal"), ("msal", "azure-identity / msal"),
+          ("opentelemetry", "opentelemetry (kiota)"), ("ansible_collections", "the collection"))
+
+
+def keep_payload(sandbox_env, inventory, workdir):
+    """Run the playbook for one host with the module payload kept; return the AnsiballZ file."""
+    remote = Path(workdir) / "remote_tmp"
+    remote.mkdir(parents=True, exist_ok=True)
+    env = bench_env(sandbox_env, ANSIBLE_KEEP_REMOTE_FILES="1", ANSIBLE_REMOTE_TMP=str(remote),
+                    ANSIBLE_PIPELINING="false")
+    proc = subprocess.run([str(BIN / "ansible-playbook"), str(PLAYBOOK), "-i", str(inventory)], env=env,
+                          capture_output=True, text=True, timeout=600, cwd=str(REPO), check=False)
+    found = sorted(remote.glob("ansible-tmp-*/AnsiballZ_ca_client_exclusion.py"))
+    if not found:
+        raise RuntimeError("no AnsiballZ payload kept (rc=%s): %s" % (proc.returncode, proc.stdout[-2000:]))
+    return found[-1]
+
+
+def run_payload(payload, env, workdir, label, *python_args):
+    out = Path(workdir) / ("module-%s.out" % label)
+    cmd = [sys.executable] + list(python_args) + [str(payload)]
+    measured = run_measured(cmd, env, out, timeout=600, cwd=payload.parent)
+    text = out.read_text(errors="replace")
+    measured["result"] = _module_json(text)
+    measured["output"] = text
+    return measured
+
+
+def _module_json(text):
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                continue
+    return {}
+
+
+def import_breakdown(stderr_text):
+    """Cumulative import time (s) per library group, from the top-level lines of ``-X importtime``."""
+    groups = {}
+    total = 0.0
+    for line in stderr_text.splitlines():
+        match = IMPORT_LINE.match(line)
+        if not match or len(match.group(3)) != 1:    # top level only: one space of indentation
+            continue
+        cumulative = int(match.group(2)) / 1e6
+        name = match.group(4)
+        total += cumulative
+        label = next((lab for prefix, lab in GROUPS if name == prefix or name.startswith(prefix + ".")), "other")
+        groups[label] = groups.get(label, 0.0) + cumulative
+    return total, dict(sorted(groups.items(), key=lambda kv: -kv[1]))
+
+
+def profile_breakdown(stats_path):
+    """Seconds spent in auth, Graph requests (with pacing sleep), and the whole module, from cProfile."""
+    stats = pstats.Stats(str(stats_path))
+    cumulative = {}
+    for (filename, _line, func), (_cc, _nc, _tt, ct, _callers) in stats.stats.items():
+        key = "%s:%s" % (Path(filename).name, func)
+        cumulative[key] = max(cumulative.get(key, 0.0), ct)
+
+    def cum(suffix):
+        return max((v for k, v in cumulative.items() if k.endswith(suffix)), default=0.0)
+
+    token = cum("_auth.py:graph_token")
+    send = cum("_graph.py:_send")
+    sleep = cum("time.sleep>") or cum(":<built-in method time.sleep>")
+    run = cum("_exclusion.py:run") or cum("_exclusion.py:exclusion_report")
+    main = cum("ca_client_exclusion.py:main")
+    return {"module_main_s": main, "work_s": run, "auth_s": token, "graph_s": max(send - token, 0.0),
+            "sleep_s": sleep, "total_profiled_s": stats.total_tt}
+
+
+def profile(sandbox, fixture_path, inventory, workdir, set_faults):
+    """Peak RSS / CPU / time breakdown of one module run on a tenant with work to do, then on a steady one."""
+    env = bench_env(sandbox.env)
+    sandbox.client.reset(fixture=str(fixture_path))
+    set_faults()
+    payload = keep_payload(sandbox.env, inventory, workdir)
+    sandbox.client.reset(fixture=str(fixture_path))
+    set_faults()
+    start = time.monotonic()
+    apply_run = run_payload(payload, env, workdir, "apply")
+    steady_run = run_payload(payload, env, workdir, "steady")
+    imports_run = run_payload(payload, env, workdir, "importtime", "-X", "importtime")
+    import_total, import_groups = import_breakdown(imports_run["output"])
+    prof_steady = Path(workdir) / "steady.prof"
+    run_payload(payload, env, workdir, "cprofile-steady", "-m", "cProfile", "-o", str(prof_steady))
+    sandbox.client.reset(fixture=str(fixture_path))
+    set_faults()
+    prof_apply = Path(workdir) / "apply.prof"
+    run_payload(payload, env, workdir, "cprofile-apply", "-m", "cProfile", "-o", str(prof_apply))
+    # the bare cost of starting Python and importing AnsibleModule, for comparison
+    bare = run_measured([sys.executable, "-c", "import ansible.module_utils.basic"], env,
+                        Path(workdir) / "bare.out", timeout=120)
+    return {
+        "apply": _summary(apply_run), "steady": _summary(steady_run),
+        "imports_total_s": import_total, "imports": import_groups,
+        "profile_steady": profile_breakdown(prof_steady), "profile_apply": profile_breakdown(prof_apply),
+        "bare_python_ansible_import": {"wall_s": bare["wall_s"], "cpu_s": bare["cpu_s"], "maxrss_mb": bare["maxrss_mb"]},
+        "elapsed_s": time.monotonic() - start,
+    }
+
+
+def _summary(run):
+    result = run["result"]
+    return {"rc": run["rc"], "wall_s": run["wall_s"], "cpu_s": run["cpu_s"], "maxrss_mb": run["maxrss_mb"],
+            "changed": result.get("changed"), "graph_requests": result.get("graph_requests"),
+            "summary": result.get("summary"), "failed": result.get("failed", False),
+            "msg": result.get("msg")}
