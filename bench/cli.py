@@ -124,6 +124,9 @@ class Bench:
                    others_cpu_s=max(busy - measured["cpu_s"] - sandbox_cpu - self_cpu, 0.0),
                    output=str(out))
         self.runs.append(run)
+        if not recap:
+            raise RuntimeError("%s: ansible-playbook ended without a play recap (rc %d):\n%s"
+                               % (label, measured["rc"], out.read_text(errors="replace")[-3000:]))
         print("  %-45s f=%-3d wall %7.1fs  cpu/tenant %.2fs  graph req/tenant %.1f  429s %d  failed hosts %d  rc %d"
               % (label, forks, run["wall_s"], run["cpu_per_tenant_s"], run["traffic"]["per_tenant_mean"]["graph"],
                  run["traffic"]["totals"]["429"], run["hosts_failed"], run["rc"]), flush=True)

@@ -38,6 +38,31 @@ def keep_payload(sandbox_env, inventory, workdir):
     return found[-1]
 
 
+PROFILER = """
+import cProfile, runpy, sys
+payload, out = sys.argv[1], sys.argv[2]
+sys.argv = [payload]
+profiler = cProfile.Profile()
+try:
+    profiler.runcall(runpy.run_path, payload, run_name="__main__")
+except SystemExit:
+    pass
+finally:
+    profiler.dump_stats(out)
+"""
+
+
+def run_profiled(payload, env, workdir, label):
+    """cProfile around the payload. `python -m cProfile` would not do: AnsiballZ drops the directory of
+    __main__ from sys.path, which under -m cProfile is the standard library's."""
+    runner = Path(workdir) / "profile_runner.py"
+    runner.write_text(PROFILER)
+    stats = Path(workdir) / ("%s.prof" % label)
+    out = Path(workdir) / ("module-%s.out" % label)
+    run_measured([sys.executable, str(runner), str(payload), str(stats)], env, out, timeout=600, cwd=payload.parent)
+    return stats
+
+
 def run_payload(payload, env, workdir, label, *python_args):
     out = Path(workdir) / ("module-%s.out" % label)
     cmd = [sys.executable] + list(python_args) + [str(payload)]
@@ -108,12 +133,10 @@ def profile(sandbox, fixture_path, inventory, workdir, set_faults):
     steady_run = run_payload(payload, env, workdir, "steady")
     imports_run = run_payload(payload, env, workdir, "importtime", "-X", "importtime")
     import_total, import_groups = import_breakdown(imports_run["output"])
-    prof_steady = Path(workdir) / "steady.prof"
-    run_payload(payload, env, workdir, "cprofile-steady", "-m", "cProfile", "-o", str(prof_steady))
+    prof_steady = run_profiled(payload, env, workdir, "cprofile-steady")
     sandbox.client.reset(fixture=str(fixture_path))
     set_faults()
-    prof_apply = Path(workdir) / "apply.prof"
-    run_payload(payload, env, workdir, "cprofile-apply", "-m", "cProfile", "-o", str(prof_apply))
+    prof_apply = run_profiled(payload, env, workdir, "cprofile-apply")
     # the bare cost of starting Python and importing AnsibleModule, for comparison
     bare = run_measured([sys.executable, "-c", "import ansible.module_utils.basic"], env,
                         Path(workdir) / "bare.out", timeout=120)
