@@ -40,6 +40,8 @@ def parse_args(argv=None):
     parser.add_argument("--forks", default="5,10,20,50", help="fork levels to sweep (default 5,10,20,50)")
     parser.add_argument("--latency-ms", type=int, default=80, help="added latency per request (default 80)")
     parser.add_argument("--throttle-rps", type=float, default=1, help="CA requests/second/tenant before 429 (default 1)")
+    parser.add_argument("--primary-forks", type=int, default=20,
+                        help="the fork level where every run is measured; the others sweep what the budget allows")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--budget-min", type=float, default=25.0,
                         help="stop starting new fork levels when the next would end past this many minutes")
@@ -49,10 +51,12 @@ def parse_args(argv=None):
     parser.add_argument("--out", default=str(RESULTS), help="where report.md, chart.png, results.json go")
     args = parser.parse_args(argv)
     if args.quick:
-        args.tenants, args.policies, args.forks = 8, 8, "5,10"
+        args.tenants, args.policies, args.forks, args.primary_forks = 8, 8, "5,10", 10
     if args.large:
         args.tenants = 500
     args.fork_levels = sorted({int(f) for f in str(args.forks).split(",") if f.strip()}, reverse=True)
+    if args.primary_forks not in args.fork_levels:
+        args.primary_forks = max(args.fork_levels)
     return args
 
 
@@ -145,40 +149,63 @@ class Bench:
             print("    state differs from the expected policies in %d places, e.g. %s" % (len(problems), problems[0]))
         return not problems
 
-    def level(self, forks):
-        spec = {key: (key, label, playbook, check, diff) for key, label, playbook, check, diff in RUNS}
-
-        def measure(key):
-            key, label, playbook, check, diff = spec[key]
-            return self.measure(key, label, playbook, forks, check, diff)
-
+    def group(self, forks, keys):
+        """Runs that share one sandbox state: reset, then e.g. check -> apply -> steady."""
+        spec = {key: (label, playbook, check, diff) for key, label, playbook, check, diff in RUNS}
         self.reset()
-        check = measure("check")
-        check["writes_ok"] = check["traffic"]["totals"]["writes"] == 0
-        self.verify(measure("apply"))
-        measure("steady")
-        self.reset()
-        self.verify(measure("baseline"))
-        measure("baseline_steady")
+        for key in keys:
+            label, playbook, check, diff = spec[key]
+            run = self.measure(key, label, playbook, forks, check, diff)
+            if key == "check":
+                run["writes_ok"] = run["traffic"]["totals"]["writes"] == 0
+            if key in ("apply", "baseline"):
+                self.verify(run)
+
+    def plan(self):
+        """Groups in priority order: everything at the primary fork level, then the sweep of the others."""
+        primary = self.args.primary_forks
+        others = [f for f in self.args.fork_levels if f != primary]
+        plan = [(primary, ("check", "apply", "steady")), (primary, ("baseline", "baseline_steady"))]
+        plan += [(f, ("apply", "steady")) for f in others]
+        plan += [(f, ("baseline", "baseline_steady")) for f in others]
+        plan += [(f, ("check",)) for f in others]
+        return plan
+
+    def estimate(self, forks, keys):
+        """Seconds a group would take, from what was measured so far (None when nothing comparable ran yet)."""
+        cpus = os.cpu_count() or 1
+        total = 0.0
+        for key in keys:
+            seen = [r for r in self.runs if r["key"] == key]
+            if not seen:
+                return None
+            ref = min(seen, key=lambda r: abs(r["forks"] - forks))
+            guess = ref["cpu_s"] / cpus                                   # CPU-bound floor on this machine
+            if forks < ref["forks"]:
+                guess = max(guess, ref["wall_s"] * ref["forks"] / forks)  # fewer parallel tenants
+            if key == "apply":
+                from bench.report import pacing_bound
+                guess = max(guess, pacing_bound({"fixture": self.fixture_summary()}, forks))
+            if forks == ref["forks"]:
+                guess = ref["wall_s"]
+            total += guess * 1.1
+        return total
 
     # -- the whole bench ------------------------------------------------------------------------
     def run(self):
         budget = self.args.budget_min * 60
-        durations = {}
-        for forks in self.args.fork_levels:
+        for forks, keys in self.plan():
             elapsed = time.monotonic() - self.started
-            estimate = _estimate(durations, forks)
-            if durations and elapsed + estimate > budget:
-                note = ("fork level %d left out: it would take about %.0f s more (estimated from the measured levels) "
-                        "and the %.0f-minute budget had %.0f s left" % (forks, estimate, self.args.budget_min,
-                                                                         budget - elapsed))
+            estimate = self.estimate(forks, keys)
+            if estimate is not None and elapsed + estimate > budget:
+                note = ("forks %d, %s: not run; estimated %.0f s from the runs measured before, and the %.0f-minute "
+                        "budget had %.0f s left" % (forks, " + ".join(keys), estimate, self.args.budget_min,
+                                                   max(budget - elapsed, 0)))
                 self.notes.append(note)
                 print("  " + note, flush=True)
                 continue
-            print("forks=%d" % forks, flush=True)
-            start = time.monotonic()
-            self.level(forks)
-            durations[forks] = time.monotonic() - start
+            print("forks=%d: %s" % (forks, ", ".join(keys)), flush=True)
+            self.group(forks, keys)
         self.profile = None
         if not self.args.no_profile:
             from bench.profile_module import profile
@@ -189,15 +216,18 @@ class Bench:
             self.profile = profile(self.sandbox, self.fixture_path, single, self.workdir, self.set_faults)
             self.profile["tenant_policies_to_change"] = self.to_change[busiest]
 
+    def fixture_summary(self):
+        return {"client_tenants": len(self.clients), "policies_per_tenant": self.args.policies,
+                "policies_to_change_total": sum(self.to_change.values()),
+                "policies_to_change_mean": sum(self.to_change.values()) / max(len(self.clients), 1)}
+
     def results(self):
         self.monitor.stop()
         return {
             "args": {k: v for k, v in vars(self.args).items()},
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                         "load": self.monitor.load_summary()},
-            "fixture": {"client_tenants": len(self.clients), "policies_per_tenant": self.args.policies,
-                        "policies_to_change_total": sum(self.to_change.values()),
-                        "policies_to_change_mean": sum(self.to_change.values()) / max(len(self.clients), 1)},
+            "fixture": self.fixture_summary(),
             "runs": [{k: v for k, v in r.items() if k != "output"} for r in self.runs],
             "profile": self.profile, "notes": self.notes,
             "elapsed_s": time.monotonic() - self.started,
@@ -207,14 +237,6 @@ class Bench:
     def close(self):
         if self.sandbox is not None:
             self.sandbox.stop()
-
-
-def _estimate(durations, forks):
-    """Seconds a fork level would take, scaled from the closest measured level (throughput ~ forks, at best)."""
-    if not durations:
-        return 0.0
-    nearest = min(durations, key=lambda f: abs(f - forks))
-    return durations[nearest] * max(nearest / forks, 1.0)
 
 
 def _sandbox_pid(handle):

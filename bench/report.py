@@ -25,7 +25,7 @@ def pacing_bound(data, forks):
     (policies to change + 1 list) seconds, and at most `forks` tenants run at once."""
     fixture = data["fixture"]
     per_tenant = fixture["policies_to_change_mean"] + 1
-    return per_tenant * fixture["client_tenants"] / forks
+    return per_tenant * fixture["client_tenants"] / min(forks, fixture["client_tenants"])
 
 
 def write_chart(data, out):
@@ -58,7 +58,10 @@ def write_chart(data, out):
     ax_cpu.set_ylim(bottom=0)
     ax_cpu.legend(fontsize=7)
     for ax in (ax_wall, ax_cpu):
+        ax.set_xscale("log")
         ax.set_xticks(all_forks)
+        ax.set_xticklabels([str(f) for f in all_forks])
+        ax.minorticks_off()
         ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(str(Path(out) / "chart.png"), dpi=110)
