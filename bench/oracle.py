@@ -175,7 +175,7 @@ def lost_exclusions(before, after):
                 lost.append("%s: %s lost %s" % (policy.get("displayName"), key, sorted(gone)))
         old_g, new_g = old_u.get("excludeGuestsOrExternalUsers"), new_u.get("excludeGuestsOrExternalUsers")
         if old_g and types_of(old_g):
-            gone = types_of(old_g) - types_of(new_g)
+            gone = types_of(old_g) - types_of(new_g) - {"none"}   # "none" excludes nobody
             if gone:
                 lost.append("%s: excluded guest types lost %s" % (policy.get("displayName"), sorted(gone)))
             old_kind, new_kind = kind_of(old_g.get("externalTenants")), kind_of((new_g or {}).get("externalTenants"))
