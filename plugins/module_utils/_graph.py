@@ -135,6 +135,8 @@ class GraphClient:
             self._loop = asyncio.new_event_loop()
             options = {RetryHandlerOption.get_key(): RetryHandlerOption(
                 delay=self.retry_delay, max_retries=self.max_retries)}
+            # the transport runs the middleware only for requests that carry kiota request options
+            self._extensions = {"kiota_request_options": options}
             # verify is never False: a CA bundle from the environment or the system store.
             client = httpx.AsyncClient(verify=ca_bundle() or True, timeout=self.timeout, trust_env=False,
                                        follow_redirects=False)
@@ -186,7 +188,11 @@ class GraphClient:
             self.requests += 1
             try:
                 response = self._loop.run_until_complete(
-                    client.request(method, url, content=content, params=params, headers=headers))
+                    client.request(method, url, content=content, params=params, headers=headers,
+                                   extensions=self._extensions))
+                if CA_PATH_PREFIX in url:
+                    # the middleware may have retried: pace from the end of the last exchange
+                    self._last_ca_request = time.monotonic()
                 return response.status_code, response.content
             except httpx.TransportError as exc:
                 if attempt + 1 < attempts and not isinstance(exc, httpx.ConnectError):

@@ -1,0 +1,178 @@
+"""Fixture builders: the demo fixture (python -m sandbox.fixtures writes demo.json) and large generated fleets."""
+
+import copy
+import json
+import random
+import sys
+import uuid
+from pathlib import Path
+
+APP = {"client_id": "5e3c1a0d-7b2f-4c4e-9a51-00000000c1a5", "client_secret": "sandbox-only-secret-not-real",
+       "display_name": "MSP Conditional Access automation",
+       "roles": ["Policy.Read.All", "Policy.ReadWrite.ConditionalAccess", "Application.Read.All", "User.Read.All",
+                 "Group.Read.All", "Organization.Read.All", "AuditLog.Read.All", "RoleManagement.Read.Directory"]}
+MSP = "11111111-1111-4111-8111-111111111111"
+GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
+SKU_P2 = {"skuId": "84a661c4-e949-4bd2-a560-ed7766fcaf2b", "skuPartNumber": "AAD_PREMIUM_P2", "capabilityStatus": "Enabled",
+          "consumedUnits": 10, "servicePlans": [
+              {"servicePlanId": "eec0eb4f-6444-4f95-aba0-50c24d67f998", "servicePlanName": "AAD_PREMIUM_P2",
+               "provisioningStatus": "Success"},
+              {"servicePlanId": "41781fb2-bc02-4b7c-bd55-b576c07bb09d", "servicePlanName": "AAD_PREMIUM",
+               "provisioningStatus": "Success"}]}
+SKU_P1 = {"skuId": "078d2b04-f1bd-4111-bbd4-b4b1b354cef4", "skuPartNumber": "AAD_PREMIUM", "capabilityStatus": "Enabled",
+          "consumedUnits": 5, "servicePlans": [{"servicePlanId": "41781fb2-bc02-4b7c-bd55-b576c07bb09d",
+                                                "servicePlanName": "AAD_PREMIUM", "provisioningStatus": "Success"}]}
+FIRST_PARTY_APPS = [
+    ("00000003-0000-0000-c000-000000000000", "Microsoft Graph"),
+    ("00000002-0000-0ff1-ce00-000000000000", "Office 365 Exchange Online"),
+    ("00000003-0000-0ff1-ce00-000000000000", "Office 365 SharePoint Online"),
+    ("797f4846-ba00-4fd7-ba43-dac1f8f63013", "Windows Azure Service Management API"),
+    ("d414ee2d-73e5-4e5b-bb16-03ef55fea597", "Azure Static Web Apps"),
+]
+
+
+def gid(*parts):
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "msp-ca-sandbox/" + "/".join(str(p) for p in parts)))
+
+
+def users_block(**kw):
+    block = {"includeUsers": [], "excludeUsers": [], "includeGroups": [], "excludeGroups": [], "includeRoles": [],
+             "excludeRoles": [], "includeGuestsOrExternalUsers": None, "excludeGuestsOrExternalUsers": None}
+    block.update(kw)
+    return block
+
+
+def policy(tid, name, users, state="enabled", grant=("mfa",), apps=("All",), client_app_types=("all",), **extra):
+    body = {"id": gid(tid, "policy", name), "displayName": name, "state": state, "createdDateTime": "2026-01-05T10:00:00Z",
+            "modifiedDateTime": None, "templateId": None, "description": None,
+            "conditions": {"users": users, "applications": {"includeApplications": list(apps), "excludeApplications": [],
+                                                              "includeUserActions": [],
+                                                              "includeAuthenticationContextClassReferences": [],
+                                                              "applicationFilter": None},
+                           "clientAppTypes": list(client_app_types), "userRiskLevels": [], "signInRiskLevels": [],
+                           "servicePrincipalRiskLevels": [], "platforms": None, "locations": None, "devices": None,
+                           "clientApplications": None, "insiderRiskLevels": None, "authenticationFlows": None},
+            "grantControls": {"operator": "OR", "builtInControls": list(grant), "customAuthenticationFactors": [],
+                              "termsOfUse": [], "authenticationStrength": None},
+            "sessionControls": None}
+    body.update(extra)
+    return body
+
+
+def msp_exclusion(tenant_ids, types="serviceProvider"):
+    return {"guestOrExternalUserTypes": types, "externalTenants": {
+        "@odata.type": "#microsoft.graph.conditionalAccessEnumeratedExternalTenants", "membershipKind": "enumerated",
+        "members": list(tenant_ids)}}
+
+
+def user(tid, upn, name):
+    return {"id": gid(tid, "user", upn), "userPrincipalName": upn, "displayName": name, "accountEnabled": True}
+
+
+def group(tid, name):
+    return {"id": gid(tid, "group", name), "displayName": name, "securityEnabled": True}
+
+
+def service_principals(tid):
+    return [{"id": gid(tid, "sp", app_id), "appId": app_id, "displayName": name} for app_id, name in FIRST_PARTY_APPS]
+
+
+def client_tenant(tid, name, domain, policies, extra_users=()):
+    return {"display_name": name, "default_domain": domain,
+            "users": [user(tid, "admin@" + domain, "Tenant Admin"), user(tid, "breakglass@" + domain, "Break Glass")]
+            + [user(tid, upn, label) for upn, label in extra_users],
+            "groups": [group(tid, "All Staff"), group(tid, "Finance")],
+            "servicePrincipals": service_principals(tid), "namedLocations": [], "policies": policies,
+            "securityDefaults": {"isEnabled": False}, "subscribedSkus": [SKU_P1], "signIns": []}
+
+
+def demo():
+    msp_domain = "contoso-msp.onmicrosoft.com"
+    msp_users = [user(MSP, "breakglass01@" + msp_domain, "Break Glass 01"),
+                 user(MSP, "breakglass02@" + msp_domain, "Break Glass 02"),
+                 user(MSP, "cipp-svc@" + msp_domain, "CIPP Service Account"),
+                 user(MSP, "alice@" + msp_domain, "Alice (technician)"),
+                 user(MSP, "bob@" + msp_domain, "Bob (technician)")]
+    msp = {"display_name": "Contoso MSP", "default_domain": msp_domain, "users": msp_users,
+           "groups": [group(MSP, "CIPP Technicians"), group(MSP, "All MSP Staff")],
+           "servicePrincipals": service_principals(MSP) + [
+               {"id": gid(MSP, "sp", "cipp-sam"), "appId": gid(MSP, "app", "cipp-sam"), "displayName": "CIPP-SAM"}],
+           "namedLocations": [], "securityDefaults": {"isEnabled": False}, "subscribedSkus": [SKU_P2], "signIns": [],
+           "policies": [policy(MSP, "CA001-Global-BaseProtection-AllApps-AnyPlatform-MFA",
+                               users_block(includeUsers=["All"], excludeUsers=[msp_users[0]["id"], msp_users[1]["id"]]),
+                               state="enabled")]}
+    fab, nwd, tsp, wgv = ("22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333",
+                          "44444444-4444-4444-8444-444444444444", "55555555-5555-4555-8555-555555555555")
+    tenants = {
+        MSP: msp,
+        fab: client_tenant(fab, "Fabrikam", "fabrikam.onmicrosoft.com", [
+            policy(fab, "Require MFA for all users", users_block(includeUsers=["All"],
+                                                                  excludeUsers=[gid(fab, "user", "breakglass@fabrikam.onmicrosoft.com")])),
+            policy(fab, "Block legacy authentication", users_block(includeUsers=["All"]), grant=("block",),
+                   client_app_types=("exchangeActiveSync", "other")),
+            policy(fab, "Admins need MFA", users_block(includeRoles=[GLOBAL_ADMIN]), state="enabledForReportingButNotEnforced"),
+            policy(fab, "Finance MFA", users_block(includeGroups=[gid(fab, "group", "Finance")])),
+            policy(fab, "Guests blocked (old)", users_block(includeUsers=["All"], excludeGuestsOrExternalUsers={
+                "guestOrExternalUserTypes": "internalGuest,b2bCollaborationGuest",
+                "externalTenants": {"@odata.type": "#microsoft.graph.conditionalAccessAllExternalTenants",
+                                    "membershipKind": "all"}}), state="disabled", grant=("block",)),
+        ]),
+        nwd: client_tenant(nwd, "Northwind (Direct Tenant mode)", "northwind.onmicrosoft.com", [
+            policy(nwd, "Require MFA for everyone", users_block(includeUsers=["All"])),
+            policy(nwd, "Block outside Netherlands", users_block(includeUsers=["All"]), grant=("block",),
+                   state="enabledForReportingButNotEnforced"),
+        ], extra_users=[("cipp-direct@northwind.onmicrosoft.com", "CIPP Direct Tenant account")]),
+        tsp: client_tenant(tsp, "Tailspin Toys", "tailspin.onmicrosoft.com", [
+            policy(tsp, "Microsoft-managed: Multifactor authentication for admins accessing Admin Portals",
+                   users_block(includeRoles=[GLOBAL_ADMIN]), apps=("MicrosoftAdminPortals",),
+                   state="enabledForReportingButNotEnforced", templateId=None),
+            policy(tsp, "MFA for all", users_block(includeUsers=["All"])),
+        ]),
+        wgv: client_tenant(wgv, "Woodgrove Bank", "woodgrove.onmicrosoft.com", [
+            policy(wgv, "MFA all users (already excludes the MSP)",
+                   users_block(includeUsers=["All"], excludeGuestsOrExternalUsers=msp_exclusion([MSP]))),
+            policy(wgv, "Partner tenant excluded", users_block(includeUsers=["All"], excludeGuestsOrExternalUsers=msp_exclusion(
+                ["99999999-9999-4999-8999-999999999999"], "b2bCollaborationGuest"))),
+        ]),
+    }
+    return {"msp_tenant_id": MSP, "apps": [APP], "tenants": tenants}
+
+
+def generate(n_tenants, n_policies, seed=1):
+    """A fleet: the demo MSP tenant plus n_tenants - 1 client tenants with n_policies policies each, of mixed shapes."""
+    rng = random.Random(seed)
+    base = demo()
+    fixture = {"msp_tenant_id": MSP, "apps": base["apps"], "tenants": {MSP: copy.deepcopy(base["tenants"][MSP])}}
+    shapes = ["all", "all", "roles", "group", "all_excluded", "guests_all", "other_tenant", "disabled"]
+    for index in range(1, n_tenants):
+        tid = gid("fleet", seed, index)
+        domain = "client%03d.onmicrosoft.com" % index
+        policies = []
+        for number in range(n_policies):
+            shape = rng.choice(shapes)
+            name = "CA%03d-%s-policy-%02d" % (number, shape, number)
+            if shape == "roles":
+                users = users_block(includeRoles=[GLOBAL_ADMIN])
+            elif shape == "group":
+                users = users_block(includeGroups=[gid(tid, "group", "Finance")])
+            elif shape == "all_excluded":
+                users = users_block(includeUsers=["All"], excludeGuestsOrExternalUsers=msp_exclusion([MSP]))
+            elif shape == "guests_all":
+                users = users_block(includeUsers=["All"], excludeGuestsOrExternalUsers={
+                    "guestOrExternalUserTypes": "internalGuest,b2bCollaborationGuest",
+                    "externalTenants": {"@odata.type": "#microsoft.graph.conditionalAccessAllExternalTenants",
+                                        "membershipKind": "all"}})
+            elif shape == "other_tenant":
+                users = users_block(includeUsers=["All"], excludeGuestsOrExternalUsers=msp_exclusion(
+                    ["99999999-9999-4999-8999-999999999999"], "b2bCollaborationGuest"))
+            else:
+                users = users_block(includeUsers=["All"], excludeUsers=[gid(tid, "user", "breakglass@" + domain)])
+            policies.append(policy(tid, name, users, state="disabled" if shape == "disabled" else "enabled"))
+        fixture["tenants"][tid] = client_tenant(tid, "Client %03d" % index, domain, policies)
+    return fixture
+
+
+if __name__ == "__main__":
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "fixtures" / "demo.json")
+    out.write_text(json.dumps(demo(), indent=1) + "\n")
+    print(out)

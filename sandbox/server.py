@@ -1,0 +1,412 @@
+"""The sandbox HTTPS server: login, Graph, CIPP-API and the /_sandbox control API on one loopback port."""
+
+import copy
+import json
+import os
+import ssl
+import threading
+import time
+import uuid
+from collections import defaultdict, deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+from . import tokens
+from .graph import CA, Graph, GraphFailure
+
+TENANT_KEYS = {"users": [], "groups": [], "servicePrincipals": [], "organization": [], "namedLocations": [],
+               "policies": [], "subscribedSkus": [], "signIns": []}
+FAULT_DEFAULTS = {"mmp_locked": True}
+
+
+class State:
+    """Everything the sandbox knows, under one lock."""
+
+    def __init__(self, fixture_path):
+        self.lock = threading.RLock()
+        self.texts = {}
+        self.load(fixture_path)
+
+    def load(self, fixture_path):
+        with open(fixture_path) as handle:
+            fixture = json.load(handle)
+        self.fixture_path = fixture_path
+        self.fixture = fixture
+        self.apps = {a["client_id"]: a for a in fixture.get("apps", [])}
+        self.tenants = {}
+        for tid, data in fixture.get("tenants", {}).items():
+            tenant = copy.deepcopy(TENANT_KEYS)
+            tenant.update(copy.deepcopy({k: v for k, v in data.items() if k != "faults"}))
+            tenant.setdefault("securityDefaults", {"isEnabled": False})
+            tenant["deleted"] = {"policies": [], "namedLocations": []}
+            if not tenant["organization"]:
+                tenant["organization"] = [{"id": tid, "displayName": data.get("display_name", tid)}]
+            self.tenants[tid] = tenant
+        self.faults = {None: dict(fixture.get("faults", {}))}
+        for tid, data in fixture.get("tenants", {}).items():
+            if data.get("faults"):
+                self.faults[tid] = dict(data["faults"])
+        self.log = []
+        self.seq = 0
+        self.counters = {"requests": defaultdict(int), "writes": defaultdict(int), "throttled": defaultdict(int)}
+        self.graph_calls = defaultdict(int)
+        self.ca_window = defaultdict(deque)
+        self.lag = {}  # (tenant id, object id) -> reads still lagging
+        self.cipp = None
+        if fixture.get("cipp") is not None:
+            try:
+                from .cipp import CippApi
+            except ImportError:
+                CippApi = None
+            if CippApi is not None:
+                self.cipp = CippApi(fixture["cipp"], self.record)
+
+    def faults_for(self, tid):
+        merged = dict(FAULT_DEFAULTS)
+        merged.update(self.faults.get(None, {}))
+        merged.update(self.faults.get(tid, {}))
+        return merged
+
+    def record(self, **entry):
+        self.seq += 1
+        entry.update(seq=self.seq, time=time.time())
+        self.log.append(entry)
+        tid = entry.get("tenant")
+        self.counters["requests"][tid] += 1
+        if entry.get("write"):
+            self.counters["writes"][tid] += 1
+        if entry.get("status") == 429:
+            self.counters["throttled"][tid] += 1
+        return entry
+
+    # read-after-write lag
+    def mark_written(self, tenant, oid, kind):
+        tid = self.tid_of(tenant)
+        lag = int(self.faults_for(tid).get("replication_lag") or 0)
+        if lag:
+            self.lag[(tid, oid)] = [lag, kind]
+
+    def tid_of(self, tenant):
+        return next(t for t, v in self.tenants.items() if v is tenant)
+
+    def lagging_read(self, tenant, oid):
+        key = (self.tid_of(tenant), oid)
+        if key in self.lag and self.lag[key][0] > 0:
+            self.lag[key][0] -= 1
+            return True
+        return False
+
+    def lagging_location(self, tenant):
+        tid = self.tid_of(tenant)
+
+        def check(lid):
+            entry = self.lag.get((tid, lid))
+            if entry and entry[1] == "namedLocations" and entry[0] > 0:
+                entry[0] -= 1
+                return True
+            return False
+        return check
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "msp-ca-sandbox/1.0"
+
+    def log_message(self, *args):  # quiet: the request log is the record
+        pass
+
+    # -- plumbing
+    def _read_body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send(self, status, body=None, headers=None, content_type="application/json"):
+        raw = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, str(v))
+        if raw or status not in (204,):
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        if raw:
+            self.wfile.write(raw)
+
+    def _graph_error(self, status, code, message, headers=None):
+        body = {"error": {"code": code, "message": message, "innerError": {
+            "date": time.strftime("%Y-%m-%dT%H:%M:%S"), "request-id": str(uuid.uuid4()),
+            "client-request-id": self.headers.get("client-request-id") or str(uuid.uuid4())}}}
+        self._send(status, body, headers)
+        return status
+
+    def do_GET(self):
+        self.dispatch("GET")
+
+    def do_POST(self):
+        self.dispatch("POST")
+
+    def do_PATCH(self):
+        self.dispatch("PATCH")
+
+    def do_PUT(self):
+        self.dispatch("PUT")
+
+    def do_DELETE(self):
+        self.dispatch("DELETE")
+
+    def dispatch(self, method):
+        url = urlsplit(self.path)
+        query = dict(parse_qsl(url.query, keep_blank_values=True))
+        raw = self._read_body()
+        path = url.path
+        if path.startswith("/_sandbox"):
+            return self.control(method, path, query, raw)
+        if path.startswith("/api/"):
+            return self.cipp(method, path, query, raw)
+        parts = path.strip("/").split("/")
+        if parts[0] in ("v1.0", "beta"):
+            return self.graph(method, parts[0], "/" + "/".join(parts[1:]), query, raw, url)
+        if len(parts) >= 2:
+            return self.login(method, parts[0], "/".join(parts[1:]), raw)
+        self._send(404, {"error": "not found"})
+
+    @property
+    def state(self):
+        return self.server.state
+
+    @property
+    def base(self):
+        return "https://%s" % (self.headers.get("Host") or "127.0.0.1:%d" % self.server.server_address[1])
+
+    # -- login
+    def login(self, method, tenant_id, rest, raw):
+        state = self.state
+        if rest in ("v2.0/.well-known/openid-configuration", ".well-known/openid-configuration"):
+            base = "%s/%s" % (self.base, tenant_id)
+            with state.lock:
+                state.record(tenant=tenant_id, api="login", method=method, path=self.path, query={}, status=200,
+                             write=False, body=None, version=None)
+            return self._send(200, {
+                "token_endpoint": base + "/oauth2/v2.0/token", "authorization_endpoint": base + "/oauth2/v2.0/authorize",
+                "issuer": "%s/%s/v2.0" % (self.base, tenant_id), "jwks_uri": base + "/discovery/v2.0/keys",
+                "response_types_supported": ["code", "id_token", "token"], "tenant_region_scope": "EU"})
+        if rest == "oauth2/v2.0/token" and method == "POST":
+            form = dict(parse_qsl(raw.decode()))
+            status, body = self.issue_token(tenant_id, form)
+            with state.lock:
+                state.record(tenant=tenant_id, api="login", method=method, path=self.path, query={}, status=status,
+                             write=False, body={"client_id": form.get("client_id"), "scope": form.get("scope"),
+                                                "grant_type": form.get("grant_type")}, version=None)
+            return self._send(status, body)
+        self._send(404, {"error": "not_found"})
+
+    def issue_token(self, tenant_id, form):
+        state = self.state
+        def err(status, code, text):
+            return status, {"error": code, "error_description": text, "error_codes": [int(text[5:10])],
+                            "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ"), "trace_id": str(uuid.uuid4())}
+        with state.lock:
+            if tenant_id not in state.tenants:
+                return err(400, "invalid_request", "AADSTS90002: Tenant '%s' not found." % tenant_id)
+            faults = state.faults_for(tenant_id)
+            app = state.apps.get(form.get("client_id"))
+        if faults.get("token_error"):
+            return err(401, "invalid_client", "AADSTS7000215: Invalid client secret provided (sandbox fault).")
+        if form.get("grant_type") != "client_credentials":
+            return err(400, "unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type.")
+        if app is None:
+            return err(400, "unauthorized_client", "AADSTS700016: Application with identifier '%s' was not found in "
+                       "the directory '%s'." % (form.get("client_id"), tenant_id))
+        if "client_secret" in form:
+            if form["client_secret"] != app.get("client_secret"):
+                return err(401, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
+        elif not form.get("client_assertion"):
+            return err(401, "invalid_client", "AADSTS7000216: 'client_assertion' or 'client_secret' is required.")
+        return 200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
+                     "access_token": tokens.issue(tenant_id, app, form.get("scope"))}
+
+    # -- Graph
+    def graph(self, method, version, path, query, raw, url):
+        state = self.state
+        auth = self.headers.get("Authorization") or ""
+        claims = tokens.decode_token(auth[7:]) if auth.startswith("Bearer ") else None
+        tid = (claims or {}).get("tid")
+        body = None
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = {"__invalid_json__": True}
+        entry = dict(tenant=tid, api="graph", method=method, path=path, query=query, write=method != "GET",
+                     body=body, version=version)
+        with state.lock:
+            faults = state.faults_for(tid)
+            state.graph_calls[tid] += 1
+            call_no = state.graph_calls[tid]
+        if faults.get("latency_ms"):
+            time.sleep(float(faults["latency_ms"]) / 1000)
+        every = int(faults.get("drop_connection_every") or 0)
+        if every and call_no % every == 0:
+            with state.lock:
+                state.record(status=0, **dict(entry, write=False))
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        status = self.graph_status(method, version, path, query, body, claims, tid, faults, call_no, url)
+        with state.lock:
+            state.record(status=status, **dict(entry, write=entry["write"] and status < 400))
+
+    def graph_status(self, method, version, path, query, body, claims, tid, faults, call_no, url):
+        state = self.state
+        if claims is None or claims.get("aud") not in ("https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000"):
+            return self._graph_error(401, "InvalidAuthenticationToken", "Access token is empty or invalid.")
+        if faults.get("forbidden"):
+            return self._graph_error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the "
+                                     "operation.")
+        after = faults.get("error_500_after")
+        if after is not None and call_no > int(after):
+            return self._graph_error(500, "InternalServerError", "An internal server error occurred (sandbox fault).")
+        every = int(faults.get("unavailable_every") or 0)
+        if every and call_no % every == 0:
+            return self._graph_error(503, "ServiceUnavailable", "Service is temporarily unavailable.",
+                                     {"Retry-After": faults.get("retry_after", 1)})
+        if path.startswith(CA) and faults.get("throttle_rps"):
+            interval = 1.0 / float(faults["throttle_rps"])
+            with state.lock:
+                window = state.ca_window[tid]
+                moment = time.monotonic()
+                if window and moment - window[-1] < interval:
+                    throttled = True
+                else:
+                    window.append(moment)
+                    if len(window) > 4:
+                        window.popleft()
+                    throttled = False
+            if throttled:  # Conditional Access throttling sends no Retry-After
+                return self._graph_error(429, "TooManyRequests", "Too many requests.")
+        if body and body.get("__invalid_json__"):
+            return self._graph_error(400, "BadRequest", "Unable to read JSON request payload.")
+        if self.server.validate and (body is not None or query):
+            from .validation import validate
+            errors = validate(method, "/v1.0" + path + ("?" + url.query if url.query else ""), body)
+            if errors:
+                kind = "NamedLocation" if "namedLocations" in path else "ConditionalAccessPolicy"
+                from .graph import schema_message
+                return self._graph_error(400, "BadRequest", schema_message(kind, errors))
+        ctx = {"method": method, "version": version, "path": path, "query": query, "body": body, "claims": claims,
+               "faults": faults, "base": self.base,
+               "prefer_unknown": "include-unknown-enum-members" in (self.headers.get("Prefer") or "")}
+        with state.lock:
+            tenant = state.tenants.get(tid)
+            if tenant is None:
+                return self._graph_error(401, "InvalidAuthenticationToken", "Tenant %s is not known." % tid)
+            ctx["tenant"] = tenant
+            try:
+                status, out = Graph(state).handle(ctx)
+            except GraphFailure as failure:
+                return self._graph_error(failure.status, failure.code, failure.message, failure.headers)
+        self._send(status, out)
+        return status
+
+    # -- CIPP-API
+    def cipp(self, method, path, query, raw):
+        state = self.state
+        if state.cipp is None:
+            return self._send(404, {"error": "CIPP-API is not part of this fixture"})
+        auth = self.headers.get("Authorization") or ""
+        claims = tokens.decode_token(auth[7:]) if auth.startswith("Bearer ") else None
+        client_ip = (self.headers.get("X-Forwarded-For") or self.client_address[0]).split(",")[0].strip()
+        with state.lock:
+            status, headers, body = state.cipp.handle(method, path, query, dict(self.headers), raw, claims, client_ip)
+        self._send(status, body, headers)
+
+    # -- control API
+    def control(self, method, path, query, raw):
+        state = self.state
+        body = json.loads(raw) if raw else {}
+        parts = path.strip("/").split("/")[1:]
+        with state.lock:
+            if parts == ["log"] and method == "GET":
+                since = int(query.get("since") or 0)
+                tenant = query.get("tenant")
+                entries = [e for e in state.log if e["seq"] > since and (tenant is None or e["tenant"] == tenant)]
+                return self._send(200, {"entries": entries})
+            if parts == ["counters"]:
+                return self._send(200, {k: dict(v) for k, v in state.counters.items()})
+            if parts == ["reset"] and method == "POST":
+                state.load(body.get("fixture") or state.fixture_path)
+                return self._send(200, {"reset": True, "fixture": state.fixture_path})
+            if parts == ["faults"]:
+                if method == "POST":
+                    tid = body.pop("tenant", None)
+                    state.faults.setdefault(tid, {}).update(body)
+                return self._send(200, {str(k): v for k, v in state.faults.items()})
+            if parts == ["fixture"]:
+                return self._send(200, state.fixture)
+            if len(parts) >= 2 and parts[0] == "tenants":
+                tenant = state.tenants.get(parts[1])
+                if tenant is None:
+                    return self._send(404, {"error": "unknown tenant"})
+                if len(parts) == 2:
+                    return self._send(200, tenant)
+                if len(parts) == 4 and method == "PUT" and parts[2] in ("policies", "namedLocations", "users", "groups"):
+                    items = tenant[parts[2]]
+                    obj = dict(body, id=parts[3])
+                    obj.setdefault("createdDateTime", "2026-01-01T00:00:00Z")
+                    if parts[2] == "policies":
+                        from .graph import fill_policy_defaults
+                        obj = fill_policy_defaults(obj)
+                    items[:] = [i for i in items if i["id"] != parts[3]] + [obj]
+                    return self._send(200, obj)
+                if len(parts) == 3 and parts[2] == "securityDefaults" and method in ("PUT", "POST"):
+                    tenant["securityDefaults"].update(body)
+                    return self._send(200, tenant["securityDefaults"])
+            if parts == ["cipp"] and state.cipp is not None:
+                return self._send(200, state.cipp.state() if hasattr(state.cipp, "state") else {})
+        self._send(404, {"error": "unknown control path %s" % path})
+
+
+class SandboxServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+
+    def __init__(self, address, state, validate=True):
+        super().__init__(address, Handler)
+        self.state = state
+        self.validate = validate
+
+
+def make_tls(state_dir):
+    """A throwaway CA and a localhost certificate (trustme); returns (ssl context, CA bundle path)."""
+    import trustme
+
+    ca = trustme.CA(organization_name="msp.conditional_access sandbox")
+    cert = ca.issue_cert("localhost", "127.0.0.1", "::1")
+    bundle = os.path.join(state_dir, "ca.pem")
+    ca.cert_pem.write_to_path(bundle)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(context)
+    return context, bundle
+
+
+def serve(fixture, port=0, state_dir=".sandbox", validate=True, ready=None):
+    os.makedirs(state_dir, exist_ok=True)
+    state = State(fixture)
+    server = SandboxServer(("127.0.0.1", port), state, validate=validate)
+    context, bundle = make_tls(state_dir)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    url = "https://127.0.0.1:%d" % server.server_address[1]
+    app = next(iter(state.apps.values()), {})
+    env = {"AZURE_AUTHORITY_HOST": url, "MSGRAPH_ENDPOINT": url, "CIPP_API_URL": url, "REQUESTS_CA_BUNDLE": bundle,
+           "SSL_CERT_FILE": bundle, "AZURE_CLIENT_ID": app.get("client_id", ""),
+           "AZURE_CLIENT_SECRET": app.get("client_secret", "")}
+    env_file = os.path.join(state_dir, "env.sh")
+    with open(env_file, "w") as handle:
+        handle.write("".join("export %s=%s\n" % (k, v) for k, v in env.items()))
+    info = {"url": url, "ca_bundle": bundle, "env_file": env_file, "pid": os.getpid(), "env": env}
+    if ready:
+        ready(info)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
