@@ -424,7 +424,8 @@ class Graph:
             after["sessionControls"] = condense_session(after.get("sessionControls"))
             if current["displayName"].startswith(MMP_PREFIX) and ctx["faults"].get("mmp_locked", True):
                 if not mmp_change_allowed(current, after):
-                    raise bad("1007: Microsoft-managed policies can only be turned on or off and have users "
+                    # Graph's exact text is [UNVERIFIED]; this one says what the portal says
+                    raise bad("Microsoft-managed policies can only be turned on or off and have users "
                               "excluded. Duplicate the policy to make other changes.")
             check_policy_rules(after, tenant, ctx["version"], ctx["faults"], self.state.lagging_location(tenant))
         after["modifiedDateTime"] = now()
@@ -445,7 +446,7 @@ class Graph:
                 raise bad(self.state.texts.get("location_in_use", "1007: The named location is used by Conditional "
                                                "Access policies: %s." % ", ".join(users)))
         elif current["displayName"].startswith(MMP_PREFIX):
-            raise bad("1007: Microsoft-managed policies cannot be deleted.")
+            raise bad("Microsoft-managed policies cannot be deleted.")
         tenant[kind].remove(current)
         tenant["deleted"][kind].append(dict(current, deletedDateTime=now()))
         return 204, None

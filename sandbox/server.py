@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from . import tokens
-from .graph import CA, Graph, GraphFailure
+from .graph import CA, Graph, GraphFailure, fill_policy_defaults
 
 TENANT_KEYS = {"users": [], "groups": [], "servicePrincipals": [], "organization": [], "namedLocations": [],
                "policies": [], "subscribedSkus": [], "signIns": []}
@@ -39,6 +39,8 @@ class State:
             tenant.update(copy.deepcopy({k: v for k, v in data.items() if k != "faults"}))
             tenant.setdefault("securityDefaults", {"isEnabled": False})
             tenant["deleted"] = {"policies": [], "namedLocations": []}
+            # fixtures may be terse: store policies as Graph would have created them
+            tenant["policies"] = [fill_policy_defaults(p) for p in tenant["policies"]]
             if not tenant["organization"]:
                 tenant["organization"] = [{"id": tid, "displayName": data.get("display_name", tid)}]
             self.tenants[tid] = tenant
@@ -237,7 +239,8 @@ class Handler(BaseHTTPRequestHandler):
                 body = json.loads(raw)
             except ValueError:
                 body = {"__invalid_json__": True}
-        entry = dict(tenant=tid, api="graph", method=method, path=path, query=query, write=method != "GET",
+        entry = dict(tenant=tid, api="graph", method=method, path="/%s%s" % (version, path), query=query,
+                     write=method != "GET",
                      body=body, version=version)
         with state.lock:
             faults = state.faults_for(tid)
