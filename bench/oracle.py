@@ -8,6 +8,7 @@ module_utils import) so that a bug in the collection's merge cannot hide behind 
 from __future__ import annotations
 
 import copy
+import json
 
 ENUMERATED = "#microsoft.graph.conditionalAccessEnumeratedExternalTenants"
 FLAG_ORDER = ("none", "internalGuest", "b2bCollaborationGuest", "b2bCollaborationMember",
@@ -135,9 +136,10 @@ def canonical_users(users):
 
 
 def canonical_policy(policy):
+    # server-maintained keys are not part of the job; a null and a missing key mean the same
     body = {k: v for k, v in policy.items()
-            if k not in ("modifiedDateTime", "createdDateTime", "@odata.context", "@odata.etag")
-            and not k.endswith("@odata.context")}
+            if k not in ("modifiedDateTime", "createdDateTime", "deletedDateTime", "@odata.context", "@odata.etag")
+            and not k.endswith("@odata.context") and v is not None}
     body = copy.deepcopy(body)
     body.setdefault("conditions", {})["users"] = canonical_users(users_of(policy))
     return body
@@ -154,9 +156,18 @@ def compare_tenant(expected, actual):
         problems.append("unexpected policy %s (%s)" % (pid, act[pid].get("displayName")))
     for pid in sorted(set(exp) & set(act)):
         if exp[pid] != act[pid]:
-            problems.append("policy %s (%s): expected users %s, got %s" % (
-                pid, exp[pid].get("displayName"), exp[pid]["conditions"]["users"], act[pid]["conditions"]["users"]))
+            problems.append("policy %s (%s): %s" % (pid, exp[pid].get("displayName"), _difference(exp[pid], act[pid])))
     return problems
+
+
+def _difference(expected, actual, where=""):
+    """The first place where two JSON values differ, as 'path: expected X, got Y'."""
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        for key in sorted(set(expected) | set(actual)):
+            if key not in expected or key not in actual or expected[key] != actual[key]:
+                return _difference(expected.get(key, "<missing>"), actual.get(key, "<missing>"),
+                                   "%s.%s" % (where, key) if where else key)
+    return "%s: expected %s, got %s" % (where or "policy", json.dumps(expected), json.dumps(actual))
 
 
 def lost_exclusions(before, after):
