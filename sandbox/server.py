@@ -1,6 +1,7 @@
 """The sandbox HTTPS server: login, Graph, CIPP-API and the /_sandbox control API on one loopback port."""
 
 import copy
+import re
 import json
 import os
 import ssl
@@ -205,7 +206,7 @@ class Handler(BaseHTTPRequestHandler):
     def issue_token(self, tenant_id, form):
         state = self.state
         def err(status, code, text):
-            return status, {"error": code, "error_description": text, "error_codes": [int(text[5:10])],
+            return status, {"error": code, "error_description": text, "error_codes": [int(re.match(r"AADSTS(\d+)", text).group(1))],
                             "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ"), "trace_id": str(uuid.uuid4())}
         with state.lock:
             if tenant_id not in state.tenants:
