@@ -136,6 +136,8 @@ def test_503_with_retry_after_is_retried(fleet, run_playbook):
 
 
 def test_replication_lag_then_second_run_is_quiet(fleet, run_playbook):
+    """Part D never reads a policy back by id after writing it, so a lagging replica must change nothing:
+    the run converges and the immediate second run (a list per tenant) writes nothing."""
     fleet.client.set_faults(tenant=None, replication_lag=2)
     first = run(run_playbook, fleet)
     assert first.rc == 0, first.stdout[-3000:]
@@ -151,6 +153,7 @@ def test_forbidden_tenant_fails_alone_with_a_clear_message(fleet, run_playbook):
     fleet.client.set_faults(tenant=bad, forbidden=True)
     result = run(run_playbook, fleet)
     assert result.rc != 0
+    assert {e["status"] for e in fleet.log(bad) if e["api"] == "graph"} == {403}
     message = failure_message(result, fleet.host_of[bad])
     assert "403" in message and bad in message, message
     assert "GDAP" in message or "permission" in message.lower(), message
@@ -166,8 +169,12 @@ def test_500_mid_run_fails_that_tenant_and_keeps_its_exclusions(fleet, run_playb
     fleet.client.set_faults(tenant=bad, error_500_after=2)
     result = run(run_playbook, fleet)
     assert result.rc != 0
+    landed = [e for e in fleet.log(bad) if e["write"] and e["status"] < 300]
+    assert landed and [e for e in fleet.log(bad) if e["status"] == 500], "the 500s did not start mid-run"
     message = failure_message(result, fleet.host_of[bad])
     assert "500" in message and bad in message, message
+    # which policies were changed and which not, by name
+    assert "Changed: " in message and "Not changed: " in message, message
     fleet.assert_nothing_lost(bad)
     for tid in fleet.clients:
         if tid != bad:
@@ -184,6 +191,7 @@ def test_dropped_connections_are_survived(fleet, run_playbook):
     fleet.client.set_faults(tenant=None, drop_connection_every=5)
     result = run(run_playbook, fleet)
     assert result.rc == 0, result.stdout[-3000:]
+    assert [e for e in fleet.log() if e["status"] == 0], "no connection was dropped"
     for tid in fleet.clients:
         fleet.assert_converged(tid)
     assert_bounded(result, 240)
