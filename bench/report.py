@@ -78,20 +78,20 @@ def _fmt(value, digits=1):
 
 def runs_table(data):
     lines = ["| run | forks | wall s | CPU s | CPU s/tenant | Graph req/tenant (min-max) | login req/tenant | "
-             "writes | 429 | 503 | hosts failed | state = expected | others' CPU |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
+             "writes | 429 | 503 | hosts failed | state = expected | sandbox CPU s | others' CPU |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
     for run in sorted(data["runs"], key=lambda r: (-r["forks"], list(LABELS).index(r["key"]))):
         t = run["traffic"]
         others = run["others_cpu_s"] / max(run["machine_capacity_cpu_s"], 1e-9)
         state = run.get("state_matches_expected")
         if run["key"] == "check":
             state = "0 writes" if run.get("writes_ok") else "**WROTE**"
-        lines.append("| %s | %d | %.1f | %.1f | %.2f | %.2f (%d-%d) | %.2f | %d | %d | %d | %d%s | %s | %.0f%% |" % (
+        lines.append("| %s | %d | %.1f | %.1f | %.2f | %.2f (%d-%d) | %.2f | %d | %d | %d | %d%s | %s | %.1f | %.0f%% |" % (
             LABELS.get(run["key"], run["key"]), run["forks"], run["wall_s"], run["cpu_s"], run["cpu_per_tenant_s"],
             t["per_tenant_mean"]["graph"], t["graph_min"], t["graph_max"], t["per_tenant_mean"]["login"],
             t["totals"]["writes"], t["totals"]["429"], t["totals"]["503"], run["hosts_failed"],
             " (rc %d)" % run["rc"] if run["rc"] else "", "n/a" if state is None else _fmt(state) if isinstance(state, bool)
-            else state, 100 * others))
+            else state, run["sandbox_cpu_s"], 100 * others))
     return lines
 
 
