@@ -53,3 +53,6 @@ class SandboxClient:
 
     def cipp_state(self):
         return self._call("GET", "/cipp")
+
+    def set_cipp(self, faults=None, clients=None):
+        return self._call("POST", "/cipp", {"faults": faults or {}, "clients": clients or []})

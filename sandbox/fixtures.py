@@ -135,7 +135,15 @@ def demo():
                 ["99999999-9999-4999-8999-999999999999"], "b2bCollaborationGuest"))),
         ]),
     }
-    return {"msp_tenant_id": MSP, "apps": [APP], "tenants": tenants}
+    cipp = {"tenant_id": MSP, "clients": [
+        # the controller's own API client (the fixture's app), allowed from loopback, where the sandbox sees it
+        {"ClientId": APP["client_id"], "AppName": "Ansible controller", "Role": "editor",
+         "IPRange": ["127.0.0.1/32", "203.0.113.10/32"], "Enabled": True, "MCPAllowed": False},
+        {"ClientId": gid(MSP, "cipp-client", "rmm"), "AppName": "RMM integration", "Role": "readonly", "IPRange": [],
+         "Enabled": True, "MCPAllowed": False},
+        {"ClientId": gid(MSP, "cipp-client", "psa"), "AppName": "PSA integration", "Role": "editor",
+         "IPRange": ["198.51.100.20/32"], "Enabled": False, "MCPAllowed": False}]}
+    return {"msp_tenant_id": MSP, "apps": [APP], "cipp": cipp, "tenants": tenants}
 
 
 def generate(n_tenants, n_policies, seed=1):

@@ -366,7 +366,9 @@ class Handler(BaseHTTPRequestHandler):
                     tenant["securityDefaults"].update(body)
                     return self._send(200, tenant["securityDefaults"])
             if parts == ["cipp"] and state.cipp is not None:
-                return self._send(200, state.cipp.state() if hasattr(state.cipp, "state") else {})
+                if method == "POST":
+                    state.cipp.update(body)
+                return self._send(200, state.cipp.state())
         self._send(404, {"error": "unknown control path %s" % path})
 
 

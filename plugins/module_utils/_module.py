@@ -29,6 +29,14 @@ class InvalidOption(Exception):
         self.value = value
 
 
+class ModuleError(Exception):
+    """A failure of a non-Graph API (CIPP-API), already phrased for the user."""
+
+    def __init__(self, message, **details):
+        super().__init__(message)
+        self.details = details
+
+
 class GraphModule(AnsibleModule):
     """AnsibleModule with the collection's auth options and a Graph client."""
 
@@ -62,6 +70,8 @@ class GraphModule(AnsibleModule):
             self.fail_json(msg=str(exc), **exc.details())
         except InvalidOption as exc:
             self.fail_json(msg=str(exc), invalid_option=exc.option)
+        except ModuleError as exc:
+            self.fail_json(msg=str(exc), **exc.details)
         except AuthError as exc:
             self.fail_json(msg=str(exc))
         finally:
