@@ -99,8 +99,9 @@ class CippClient:
             raise ModuleError("CIPP-API %s %s: %s (CIPP said: %s)" % (method, action, DENIED_HINT, response.text.strip()),
                               status=403)
         if response.status_code >= 400:
-            raise ModuleError("CIPP-API %s %s failed: HTTP %s %s" % (method, action, response.status_code,
-                                                                    response.text.strip()[:300]), status=response.status_code)
+            text = response.text.strip()[:300]
+            raise ModuleError("CIPP-API %s %s failed: HTTP %s %s" % (method, action, response.status_code, text),
+                              status=response.status_code)
         return response.json() if response.content.strip() else None
 
 
@@ -160,12 +161,12 @@ class ApiClientIps:
                 body["Role"] = {"label": row["Role"], "value": row["Role"]}
             problems = result_problems(client.call("POST", "AddUpdate", body))
             if problems:
-                raise ModuleError("CIPP-API AddUpdate of %s did not apply cleanly: %s" % (row.get("AppName"),
-                                                                                        "; ".join(problems)))
+                raise ModuleError("CIPP-API AddUpdate of %s did not apply cleanly: %s"
+                                  % (row.get("AppName"), "; ".join(problems)))
             stored = current_ranges(self.find((client.call("GET", "List") or {}).get("Results") or []))
             if stored != desired:
-                raise ModuleError("CIPP-API stored %s for %s, not the requested %s" % (stored or "Any", row.get("AppName"),
-                                                                                     desired or "Any"))
+                raise ModuleError("CIPP-API stored %s for %s, not the requested %s"
+                                  % (stored or "Any", row.get("AppName"), desired or "Any"))
         saved = self.save_azure_config(client, rows)
         after_row = dict(row, IPRange=desired or ["Any"])
         result = {"changed": changed or saved, "saved_azure_config": saved,

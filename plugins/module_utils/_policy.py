@@ -293,9 +293,8 @@ class Policies:
                 if exc.status == 404:
                     return None
                 raise
-        matches = [m for m in self.graph.list(POLICIES, params={"$filter": "displayName eq %s"
-                                                                 % odata_quote(p["display_name"])})
-                   if m.get("displayName") == p["display_name"]]
+        query = {"$filter": "displayName eq %s" % odata_quote(p["display_name"])}
+        matches = [m for m in self.graph.list(POLICIES, params=query) if m.get("displayName") == p["display_name"]]
         if len(matches) > 1:
             raise InvalidOption("display_name", p["display_name"], "%d policies have this name (ids: %s); pass id"
                                 % (len(matches), ", ".join(m["id"] for m in matches)))

@@ -24,12 +24,7 @@ description:
 extends_documentation_fragment:
   - msp.conditional_access.graph
   - msp.conditional_access.graph.actiongroup
-attributes:
-  check_mode:
-    support: full
-    details: The module never writes; it runs the same in check mode.
-  diff_mode:
-    support: none
+  - msp.conditional_access.attributes.info_module
 options:
   gather_subset:
     description:
@@ -49,7 +44,7 @@ options:
     type: list
     elements: str
 author:
-  - msp.conditional_access contributors
+  - MSP Conditional Access contributors (@msp-conditional-access)
 """
 
 EXAMPLES = r"""
@@ -114,14 +109,14 @@ named_locations:
   type: dict
   sample: {"total": 2, "ip": 1, "country": 1, "trusted": 1}
 users:
-  description: One entry per O(users) item. RV(users[].found) is null when users could not be read.
+  description: One entry per O(users) item. C(found) is null when users could not be read.
   returned: always
   type: list
   elements: dict
   sample: [{"ref": "breakglass01@contoso-msp.onmicrosoft.com", "found": true, "id": "0b1f...",
             "display_name": "Break Glass 01", "account_enabled": true}]
 groups:
-  description: One entry per O(groups) item; RV(groups[].found) is true only for exactly one match.
+  description: One entry per O(groups) item; C(found) is true only for exactly one match.
   returned: always
   type: list
   elements: dict
