@@ -30,12 +30,15 @@ class CallbackModule(CallbackBase):
         self.stats = {}
 
     def _record(self, status, result):
+        data = self._clean(result._result)
+        if status == "failed":
+            data["failed"] = True  # ansible-core 2.19 keeps the flag out of _result
         self.results.append({
             "task": result.task_name or result._task.get_name(),
             "action": result._task.action,
             "host": result._host.get_name(),
             "status": status,
-            "result": self._clean(result._result),
+            "result": data,
         })
 
     @staticmethod
