@@ -42,8 +42,11 @@ def parse_args(argv=None):
     parser.add_argument("--throttle-rps", type=float, default=1, help="CA requests/second/tenant before 429 (default 1)")
     parser.add_argument("--primary-forks", type=int, default=20,
                         help="the fork level where every run is measured; the others sweep what the budget allows")
+    parser.add_argument("--sweep-tenants", type=int, default=50,
+                        help="tenants in the fork sweep (default 50; 0 = all): the 200-tenant runs at the primary fork "
+                             "level already take most of the budget on 2 cores")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--budget-min", type=float, default=25.0,
+    parser.add_argument("--budget-min", type=float, default=35.0,
                         help="stop starting new fork levels when the next would end past this many minutes")
     parser.add_argument("--quick", action="store_true", help="smoke run: 8 tenants x 8 policies, forks 5,10")
     parser.add_argument("--large", action="store_true", help="the larger run: 500 tenants x 20 policies")
@@ -51,7 +54,7 @@ def parse_args(argv=None):
     parser.add_argument("--out", default=str(RESULTS), help="where report.md, chart.png, results.json go")
     args = parser.parse_args(argv)
     if args.quick:
-        args.tenants, args.policies, args.forks, args.primary_forks = 8, 8, "5,10", 10
+        args.tenants, args.policies, args.forks, args.primary_forks, args.sweep_tenants = 8, 8, "5,10", 10, 4
     if args.large:
         args.tenants = 500
     args.fork_levels = sorted({int(f) for f in str(args.forks).split(",") if f.strip()}, reverse=True)
@@ -87,6 +90,15 @@ class Bench:
             self.msp, self.clients = client_tenants(self.fixture)
         self.fixture_path.write_text(json.dumps(self.fixture))
         self.hosts = write_inventory(self.inventory, self.fixture)
+        # the fork sweep may run on the first --sweep-tenants tenants, so that it fits the time budget
+        sweep = self.args.sweep_tenants or len(self.clients)
+        self.fleets = {"all": (self.inventory, self.clients)}
+        if sweep < len(self.clients):
+            path = self.workdir / "inventory-sweep.json"
+            write_inventory(path, self.fixture, tenants=self.clients[:sweep])
+            self.fleets["sweep"] = (path, self.clients[:sweep])
+        else:
+            self.fleets["sweep"] = self.fleets["all"]
         self.expected = {tid: [oracle.expected_policy(p, self.msp) for p in self.fixture["tenants"][tid]["policies"]]
                          for tid in self.clients}
         self.to_change = {tid: sum(oracle.needs_change(p, self.msp) for p in self.fixture["tenants"][tid]["policies"])
@@ -104,9 +116,10 @@ class Bench:
         self.seq = 0
 
     # -- one run --------------------------------------------------------------------------------
-    def measure(self, key, label, playbook, forks, check, diff):
-        cmd = ansible_playbook(playbook, self.inventory, forks, check=check, diff=diff)
-        out = self.workdir / ("%s-f%d.out" % (key, forks))
+    def measure(self, key, label, playbook, forks, check, diff, fleet="all"):
+        inventory, tenants = self.fleets[fleet]
+        cmd = ansible_playbook(playbook, inventory, forks, check=check, diff=diff)
+        out = self.workdir / ("%s-f%d-%s.out" % (key, forks, fleet))
         before = self.monitor.window()
         sandbox_cpu = process_cpu_s(self.sandbox_pid) if self.sandbox_pid else 0.0
         self_cpu = sum(os.times()[:2])
@@ -118,12 +131,13 @@ class Bench:
         entries = log_since(self.sandbox.client, self.seq)
         self.seq = max([self.seq] + [e.get("seq", 0) for e in entries])
         recap = play_recap(out.read_text(errors="replace"))
-        n = len(self.clients)
+        n = len(tenants)
         run = dict(measured, key=key, label=label, forks=forks, tenants=n, policies=self.args.policies,
                    cpu_per_tenant_s=measured["cpu_s"] / n,
                    hosts_failed=sum(1 for h in recap.values() if h["failed"] or h["unreachable"]),
                    hosts_changed=sum(1 for h in recap.values() if h["changed"]),
-                   hosts_seen=len(recap), traffic=traffic(entries, self.clients),
+                   hosts_seen=len(recap), traffic=traffic(entries, tenants), fleet=fleet,
+                   changes_per_tenant=sum(self.to_change[t] for t in tenants) / n,
                    sandbox_cpu_s=sandbox_cpu, machine_busy_cpu_s=busy, machine_capacity_cpu_s=capacity,
                    others_cpu_s=max(busy - measured["cpu_s"] - sandbox_cpu - self_cpu, 0.0),
                    output=str(out))
@@ -131,15 +145,15 @@ class Bench:
         if not recap:
             raise RuntimeError("%s: ansible-playbook ended without a play recap (rc %d):\n%s"
                                % (label, measured["rc"], out.read_text(errors="replace")[-3000:]))
-        print("  %-45s f=%-3d wall %7.1fs  cpu/tenant %.2fs  graph req/tenant %.1f  429s %d  failed hosts %d  rc %d"
-              % (label, forks, run["wall_s"], run["cpu_per_tenant_s"], run["traffic"]["per_tenant_mean"]["graph"],
+        print("  %-45s n=%-4d f=%-3d wall %7.1fs  cpu/tenant %.2fs  graph req/tenant %.1f  429s %d  failed hosts %d  rc %d"
+              % (label, n, forks, run["wall_s"], run["cpu_per_tenant_s"], run["traffic"]["per_tenant_mean"]["graph"],
                  run["traffic"]["totals"]["429"], run["hosts_failed"], run["rc"]), flush=True)
         return run
 
     def verify(self, run):
-        """Every tenant holds exactly the oracle's policies (graph-ca.md §3)."""
+        """Every tenant of the run holds exactly the oracle's policies (graph-ca.md §3)."""
         problems = []
-        for tid in self.clients:
+        for tid in self.fleets[run["fleet"]][1]:
             diff = oracle.compare_tenant(self.expected[tid], self.sandbox.client.policies(tid))
             problems += ["%s: %s" % (tid, d) for d in diff]
         run["state_matches_expected"] = not problems
@@ -149,43 +163,51 @@ class Bench:
             print("    state differs from the expected policies in %d places, e.g. %s" % (len(problems), problems[0]))
         return not problems
 
-    def group(self, forks, keys):
+    def group(self, forks, keys, fleet="all"):
         """Runs that share one sandbox state: reset, then e.g. check -> apply -> steady."""
         spec = {key: (label, playbook, check, diff) for key, label, playbook, check, diff in RUNS}
         self.reset()
         for key in keys:
             label, playbook, check, diff = spec[key]
-            run = self.measure(key, label, playbook, forks, check, diff)
+            run = self.measure(key, label, playbook, forks, check, diff, fleet)
             if key == "check":
                 run["writes_ok"] = run["traffic"]["totals"]["writes"] == 0
             if key in ("apply", "baseline"):
                 self.verify(run)
 
     def plan(self):
-        """Groups in priority order: everything at the primary fork level, then the sweep of the others."""
+        """(forks, runs, fleet, required): everything on every tenant at the primary fork level (always run),
+        then the fork sweep on the sweep fleet, as far as the budget goes."""
         primary = self.args.primary_forks
-        others = [f for f in self.args.fork_levels if f != primary]
-        plan = [(primary, ("check", "apply", "steady")), (primary, ("baseline", "baseline_steady"))]
-        plan += [(f, ("apply", "steady")) for f in others]
-        plan += [(f, ("baseline", "baseline_steady")) for f in others]
-        plan += [(f, ("check",)) for f in others]
+        sweep = [f for f in self.args.fork_levels if f != primary or "sweep" in self.separate_sweep()]
+        plan = [(primary, ("check", "apply", "steady"), "all", True),
+                (primary, ("baseline", "baseline_steady"), "all", True)]
+        plan += [(f, ("apply", "steady"), "sweep", False) for f in sweep]
+        plan += [(f, ("baseline", "baseline_steady"), "sweep", False) for f in sweep]
+        plan += [(f, ("check",), "sweep", False) for f in sweep]
         return plan
 
-    def estimate(self, forks, keys):
+    def separate_sweep(self):
+        return ["sweep"] if self.fleets["sweep"] is not self.fleets["all"] else []
+
+    def estimate(self, forks, keys, fleet):
         """Seconds a group would take, from what was measured so far (None when nothing comparable ran yet)."""
         cpus = os.cpu_count() or 1
+        tenants = len(self.fleets[fleet][1])
         total = 0.0
         for key in keys:
             seen = [r for r in self.runs if r["key"] == key]
             if not seen:
                 return None
-            ref = min(seen, key=lambda r: abs(r["forks"] - forks))
+            ref = min(seen, key=lambda r: (abs(r["tenants"] - tenants), abs(r["forks"] - forks)))
+            scale = tenants / ref["tenants"]
+            ref = dict(ref, cpu_s=ref["cpu_s"] * scale, wall_s=ref["wall_s"] * scale)
             guess = ref["cpu_s"] / cpus                                   # CPU-bound floor on this machine
             if forks < ref["forks"]:
                 guess = max(guess, ref["wall_s"] * ref["forks"] / forks)  # fewer parallel tenants
             if key == "apply":
-                from bench.report import pacing_bound
-                guess = max(guess, pacing_bound({"fixture": self.fixture_summary()}, forks))
+                changes = sum(self.to_change[t] for t in self.fleets[fleet][1]) / tenants
+                guess = max(guess, (changes + 1) * tenants / min(forks, tenants))
             if forks == ref["forks"]:
                 guess = ref["wall_s"]
             total += guess * 1.1
@@ -194,18 +216,19 @@ class Bench:
     # -- the whole bench ------------------------------------------------------------------------
     def run(self):
         budget = self.args.budget_min * 60
-        for forks, keys in self.plan():
+        for forks, keys, fleet, required in self.plan():
             elapsed = time.monotonic() - self.started
-            estimate = self.estimate(forks, keys)
-            if estimate is not None and elapsed + estimate > budget:
-                note = ("forks %d, %s: not run; estimated %.0f s from the runs measured before, and the %.0f-minute "
-                        "budget had %.0f s left" % (forks, " + ".join(keys), estimate, self.args.budget_min,
-                                                   max(budget - elapsed, 0)))
+            estimate = self.estimate(forks, keys, fleet)
+            if not required and estimate is not None and elapsed + estimate > budget:
+                note = ("forks %d, %d tenants, %s: not run; estimated %.0f s from the runs measured before, and the "
+                        "%.0f-minute budget had %.0f s left" % (
+                            forks, len(self.fleets[fleet][1]), " + ".join(keys), estimate, self.args.budget_min,
+                            max(budget - elapsed, 0)))
                 self.notes.append(note)
                 print("  " + note, flush=True)
                 continue
-            print("forks=%d: %s" % (forks, ", ".join(keys)), flush=True)
-            self.group(forks, keys)
+            print("forks=%d, %d tenants: %s" % (forks, len(self.fleets[fleet][1]), ", ".join(keys)), flush=True)
+            self.group(forks, keys, fleet)
         self.profile = None
         if not self.args.no_profile:
             from bench.profile_module import profile

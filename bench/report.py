@@ -13,19 +13,24 @@ STYLE = {"check": ("tab:blue", ":"), "apply": ("tab:blue", "-"), "steady": ("tab
 RSS_TARGET_MB = 120
 
 
-def by_key(runs):
+def by_key(runs, tenants=None):
+    """{key: {forks: run}} for the runs on ``tenants`` tenants (default: the largest fleet measured)."""
+    tenants = tenants or max((r["tenants"] for r in runs), default=0)
     table = {}
     for run in runs:
-        table.setdefault(run["key"], {})[run["forks"]] = run
+        if run["tenants"] == tenants:
+            table.setdefault(run["key"], {})[run["forks"]] = run
     return table
 
 
-def pacing_bound(data, forks):
+def fleets(runs):
+    return sorted({r["tenants"] for r in runs}, reverse=True)
+
+
+def pacing_bound(changes_per_tenant, tenants, forks):
     """Lower bound of an apply's wall time from 1 request/second/tenant alone: each tenant needs
     (policies to change + 1 list) seconds, and at most `forks` tenants run at once."""
-    fixture = data["fixture"]
-    per_tenant = fixture["policies_to_change_mean"] + 1
-    return per_tenant * fixture["client_tenants"] / min(forks, fixture["client_tenants"])
+    return (changes_per_tenant + 1) * tenants / min(forks, tenants)
 
 
 def write_chart(data, out):
@@ -34,23 +39,30 @@ def write_chart(data, out):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    table = by_key(data["runs"])
-    fig, (ax_wall, ax_cpu) = plt.subplots(1, 2, figsize=(12, 4.8))
-    for key, runs in table.items():
-        forks = sorted(runs)
-        color, style = STYLE.get(key, ("gray", "-"))
-        ax_wall.plot(forks, [runs[f]["wall_s"] for f in forks], style, marker="o", color=color, label=LABELS.get(key, key))
-        ax_cpu.plot(forks, [runs[f]["cpu_per_tenant_s"] for f in forks], style, marker="o", color=color,
-                    label=LABELS.get(key, key))
+    fig, (ax_wall, ax_cpu) = plt.subplots(1, 2, figsize=(13, 5.2))
+    markers = ["o", "s", "^", "D"]
+    for index, tenants in enumerate(fleets(data["runs"])):
+        table = by_key(data["runs"], tenants)
+        for key, runs in table.items():
+            forks = sorted(runs)
+            color, style = STYLE.get(key, ("gray", "-"))
+            label = "%s, %d tenants" % (LABELS.get(key, key), tenants)
+            marker = markers[index % len(markers)]
+            ax_wall.plot(forks, [runs[f]["wall_s"] for f in forks], style, marker=marker, color=color, label=label,
+                         alpha=1.0 if index == 0 else 0.6)
+            ax_cpu.plot(forks, [runs[f]["cpu_per_tenant_s"] for f in forks], style, marker=marker, color=color,
+                        label=label, alpha=1.0 if index == 0 else 0.6)
+        applies = table.get("apply", {})
+        if len(applies) > 1:
+            forks = sorted(applies)
+            ax_wall.plot(forks, [pacing_bound(applies[f]["changes_per_tenant"], tenants, f) for f in forks],
+                         color="gray", linestyle="-.", marker=marker, markersize=3,
+                         label="bound from 1 req/s/tenant pacing (apply), %d tenants" % tenants)
     all_forks = sorted({r["forks"] for r in data["runs"]})
-    if all_forks:
-        ax_wall.plot(all_forks, [pacing_bound(data, f) for f in all_forks], color="gray", linestyle="-.",
-                     label="bound: 1 req/s/tenant pacing (apply)")
     ax_wall.set_xlabel("forks")
     ax_wall.set_ylabel("wall time (s)")
     ax_wall.set_yscale("log")
-    ax_wall.set_title("Wall time, %d tenants x %d policies" % (data["fixture"]["client_tenants"],
-                                                              data["fixture"]["policies_per_tenant"]))
+    ax_wall.set_title("Wall time (%d policies per tenant)" % data["fixture"]["policies_per_tenant"])
     ax_wall.legend(fontsize=7)
     ax_cpu.set_xlabel("forks")
     ax_cpu.set_ylabel("controller CPU seconds per tenant")
@@ -77,17 +89,17 @@ def _fmt(value, digits=1):
 
 
 def runs_table(data):
-    lines = ["| run | forks | wall s | CPU s | CPU s/tenant | Graph req/tenant (min-max) | login req/tenant | "
+    lines = ["| run | tenants | forks | wall s | CPU s | CPU s/tenant | Graph req/tenant (min-max) | login req/tenant | "
              "writes | 429 | 503 | hosts failed | state = expected | sandbox CPU s | others' CPU |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
-    for run in sorted(data["runs"], key=lambda r: (-r["forks"], list(LABELS).index(r["key"]))):
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
+    for run in sorted(data["runs"], key=lambda r: (-r["tenants"], -r["forks"], list(LABELS).index(r["key"]))):
         t = run["traffic"]
         others = run["others_cpu_s"] / max(run["machine_capacity_cpu_s"], 1e-9)
         state = run.get("state_matches_expected")
         if run["key"] == "check":
             state = "0 writes" if run.get("writes_ok") else "**WROTE**"
-        lines.append("| %s | %d | %.1f | %.1f | %.2f | %.2f (%d-%d) | %.2f | %d | %d | %d | %d%s | %s | %.1f | %.0f%% |" % (
-            LABELS.get(run["key"], run["key"]), run["forks"], run["wall_s"], run["cpu_s"], run["cpu_per_tenant_s"],
+        lines.append("| %s | %d | %d | %.1f | %.1f | %.2f | %.2f (%d-%d) | %.2f | %d | %d | %d | %d%s | %s | %.1f | %.0f%% |" % (
+            LABELS.get(run["key"], run["key"]), run["tenants"], run["forks"], run["wall_s"], run["cpu_s"], run["cpu_per_tenant_s"],
             t["per_tenant_mean"]["graph"], t["graph_min"], t["graph_max"], t["per_tenant_mean"]["login"],
             t["totals"]["writes"], t["totals"]["429"], t["totals"]["503"], run["hosts_failed"],
             " (rc %d)" % run["rc"] if run["rc"] else "", "n/a" if state is None else _fmt(state) if isinstance(state, bool)
@@ -97,6 +109,7 @@ def runs_table(data):
 
 def targets(data):
     table = by_key(data["runs"])
+    tenants = max(fleets(data["runs"]) or [0])
     rows = []
     steady = table.get("steady", {})
     if steady:
@@ -113,9 +126,9 @@ def targets(data):
             continue
         speed = base["wall_s"] / apply["wall_s"]
         cpu = apply["cpu_per_tenant_s"] / base["cpu_per_tenant_s"]
-        rows.append(("forks %d: apply >= 3x faster than the baseline" % forks,
+        rows.append(("%d tenants, forks %d: apply >= 3x faster than the baseline" % (tenants, forks),
                      "%.1f s vs %.1f s: %.2fx" % (apply["wall_s"], base["wall_s"], speed), speed >= 3, ""))
-        rows.append(("forks %d: controller CPU/tenant <= 1/2 of the baseline" % forks,
+        rows.append(("%d tenants, forks %d: controller CPU/tenant <= 1/2 of the baseline" % (tenants, forks),
                      "%.2f s vs %.2f s: %.2f of it" % (apply["cpu_per_tenant_s"], base["cpu_per_tenant_s"], cpu),
                      cpu <= 0.5, ""))
     prof = data.get("profile")
@@ -140,6 +153,8 @@ def profile_section(data):
         lines.append("- **%s**: wall %.2f s, CPU %.2f s, peak RSS %.1f MB, %s Graph requests, result %s%s"
                      % (title, run["wall_s"], run["cpu_s"], run["maxrss_mb"], run["graph_requests"], run["summary"],
                         " FAILED: %s" % run["msg"] if run["failed"] else ""))
+    lines.append("- peak RSS measured with %s" % (prof["apply"].get("rss_source") or "wait4 ru_maxrss (an upper "
+                                                    "bound: it includes the bench process's RSS at fork)"))
     bare = prof["bare_python_ansible_import"]
     lines.append("- bare `python -c 'import ansible.module_utils.basic'`: wall %.2f s, CPU %.2f s, RSS %.1f MB"
                  % (bare["wall_s"], bare["cpu_s"], bare["maxrss_mb"]))
@@ -156,17 +171,20 @@ def profile_section(data):
 
 def analysis(data):
     """Plain statements computed from the figures: what bounds each run."""
-    table = by_key(data["runs"])
     cpus = data["machine"]["cpus"] or 1
     lines = []
-    for forks in sorted(table.get("apply", {})):
-        apply = table["apply"][forks]
-        bound = pacing_bound(data, forks)
-        cpu_bound = apply["cpu_s"] / cpus
-        lines.append("- forks %d, apply: %.0f s measured; pacing alone needs >= %.0f s, the controller's %.0f CPU s "
-                     "need >= %.0f s on %d cores -> %s-bound." % (
-                         forks, apply["wall_s"], bound, apply["cpu_s"], cpu_bound, cpus,
-                         "pacing" if bound >= cpu_bound else "CPU"))
+    for run in sorted(data["runs"], key=lambda r: (-r["tenants"], r["forks"])):
+        if run["key"] not in ("apply", "baseline"):
+            continue
+        bound = pacing_bound(run["changes_per_tenant"], run["tenants"], run["forks"])
+        cpu_bound = (run["cpu_s"] + run["sandbox_cpu_s"]) / cpus
+        lines.append("- %s, %d tenants, forks %d: %.0f s measured. Lower bounds: 1 request/second/tenant needs %.0f s; "
+                     "the controller's %.0f CPU s plus the sandbox's %.0f need %.0f s on %d cores -> %s-bound%s." % (
+                         LABELS[run["key"]], run["tenants"], run["forks"], run["wall_s"], bound, run["cpu_s"],
+                         run["sandbox_cpu_s"], cpu_bound, cpus, "pacing" if bound >= cpu_bound else "CPU",
+                         "" if run["key"] == "apply" else " (the baseline does not pace, so its bound is the 429 "
+                         "retries instead: %d 429s)" % run["traffic"]["totals"]["429"]))
+    table = by_key(data["runs"])
     prof = data.get("profile")
     steady = table.get("steady", {})
     if prof and steady:
@@ -184,6 +202,9 @@ def analysis(data):
 
 def write_report(data, out):
     out = Path(out)
+    for run in data["runs"]:
+        run.setdefault("changes_per_tenant", data["fixture"]["policies_to_change_mean"])
+        run.setdefault("fleet", "all")
     write_chart(data, out)
     args, fixture, machine = data["args"], data["fixture"], data["machine"]
     load = machine["load"]
@@ -211,6 +232,12 @@ def write_report(data, out):
         "(token + list + PATCH with `ansible.builtin.uri`, the same §3 merge in Jinja, `until`/`retries` on 429/503) "
         "does the same job, and runs once more. After (b) and after the baseline every tenant's policies are "
         "compared with an independent oracle (`bench/oracle.py`).",
+        "- All five runs are measured on all %d tenants at %d forks. The fork sweep (%s) runs on the first %d "
+        "tenants: the 200-tenant runs alone take most of the ~25-minute budget on this 2-core machine. A sweep run "
+        "that would not fit the budget is not run and is listed under \"Left out\"." % (
+            fixture["client_tenants"], args.get("primary_forks", 0),
+            ", ".join(str(f) for f in sorted(args["fork_levels"])),
+            args.get("sweep_tenants") or fixture["client_tenants"]),
         "- Controller CPU = user+sys of the whole ansible-playbook process tree (wait4), divided by the tenants. "
         "Requests, writes and 429s come from the sandbox request log.",
         "- Machine: %d cores, Python %s, %s. The cores were shared with other engineers during the run: 1-minute "
