@@ -1,109 +1,309 @@
-"""ca_policy pure logic: option tree -> Graph JSON, Graph rules, exclusion merge, naming framework."""
+"""ca_policy pure logic: option tree <-> Graph JSON, Graph rules, exclusion merge, PATCH bodies, guards."""
+
+import copy
 
 import pytest
 
 from ansible_collections.msp.conditional_access.plugins.module_utils._module import InvalidOption
 from ansible_collections.msp.conditional_access.plugins.module_utils._policy import (
-    PolicyBuilder, check_graph_rules, check_naming, merge_exclusions, subset_differs)
+    ARGUMENT_SPEC, CONDITIONS, Policies, PolicyBuilder, check_graph_rules, comparable, merge_policy, policy_options,
+    writable)
+
+ENUMERATED = "#microsoft.graph.conditionalAccessEnumeratedExternalTenants"
 
 
-class NoLookups:
-    """Resolver stand-in for options that hold ids and literals only."""
+class NameBook:
+    """Resolver stand-in: 'name:<x>' <-> 'id-<x>' for every kind, literals unchanged."""
+
+    LITERALS = {"All", "None", "AllTrusted", "Office365", "MicrosoftAdminPortals", "GuestsOrExternalUsers"}
 
     def ids(self, kind, values, option):
-        return list(values)
+        return [v if v in self.LITERALS else "id-%s-%s" % (kind, v) for v in values]
+
+    def name(self, kind, oid):
+        prefix = "id-%s-" % kind
+        return oid[len(prefix):] if oid.startswith(prefix) else oid
 
 
-builder = PolicyBuilder(NoLookups())
+builder = PolicyBuilder(NameBook())
+
+FULL = {
+    "conditions": {
+        "users": {"include_users": ["All"], "exclude_users": ["bg1@x"], "include_groups": ["Techs"],
+                  "exclude_groups": ["Svc"], "include_roles": ["Global Administrator"], "exclude_roles": ["Global Reader"],
+                  "exclude_guests_or_external_users": {
+                      "guest_or_external_user_types": ["internal_guest", "service_provider"],
+                      "external_tenants": {"membership_kind": "enumerated", "members": ["t1"]}},
+                  "include_guests_or_external_users": {"guest_or_external_user_types": ["b2b_collaboration_guest"],
+                                                       "external_tenants": {"membership_kind": "all"}}},
+        "applications": {"include_applications": ["All"], "exclude_applications": ["Microsoft Graph"],
+                         "application_filter": {"mode": "exclude", "rule": "CustomSecurityAttribute.x -eq \"y\""}},
+        "client_app_types": ["browser", "mobile_apps_and_desktop_clients"],
+        "locations": {"include_locations": ["All"], "exclude_locations": ["Trusted - MSP Office"]},
+        "platforms": {"include_platforms": ["all"], "exclude_platforms": ["ios", "macos", "windows_phone"]},
+        "user_risk_levels": ["high"], "sign_in_risk_levels": ["medium", "high"], "service_principal_risk_levels": ["low"],
+        "insider_risk_levels": ["moderate", "elevated"],
+        "devices": {"device_filter": {"mode": "include", "rule": "device.isCompliant -eq True"}},
+        "client_applications": {"include_service_principals": ["ServicePrincipalsInMyTenant"]},
+        "authentication_flows": {"transfer_methods": ["device_code_flow"]},
+    },
+    "grant_controls": {"operator": "AND", "built_in_controls": ["mfa", "compliant_device"],
+                       "authentication_strength": "phishing_resistant_mfa", "terms_of_use": ["tou-1"]},
+    "session_controls": {"sign_in_frequency": {"is_enabled": True, "frequency_interval": "time_based", "type": "hours",
+                                               "value": 4},
+                         "persistent_browser": {"is_enabled": True, "mode": "never"},
+                         "cloud_app_security": {"is_enabled": True, "cloud_app_security_type": "monitor_only"},
+                         "application_enforced_restrictions": {"is_enabled": True}},
+}
 
 
-def test_snake_case_tree_maps_to_graph_names_and_enums():
-    cond = builder.conditions({
-        "users": {"include_users": ["All"], "exclude_guests_or_external_users": {
-            "guest_or_external_user_types": ["service_provider", "internal_guest"],
-            "external_tenants": {"membership_kind": "enumerated", "members": ["t1"]}}},
-        "applications": {"include_applications": ["All"]},
-        "client_app_types": ["mobile_apps_and_desktop_clients", "browser"],
-        "platforms": {"include_platforms": ["ios", "macos", "windows_phone"]}})
+def graph_policy(options, name="P", state="enabled"):
+    return {"displayName": name, "state": state, "conditions": builder.conditions(options.get("conditions")),
+            "grantControls": builder.grant(options["grant_controls"]) if options.get("grant_controls") else None,
+            "sessionControls": builder.session(options["session_controls"]) if options.get("session_controls") else None}
+
+
+def test_snake_case_tree_maps_to_graph_names_ids_and_enums():
+    policy = graph_policy(FULL)
+    cond = policy["conditions"]
     guests = cond["users"]["excludeGuestsOrExternalUsers"]
-    assert guests["guestOrExternalUserTypes"] == "internalGuest,serviceProvider"
-    assert guests["externalTenants"]["@odata.type"] == "#microsoft.graph.conditionalAccessEnumeratedExternalTenants"
-    assert cond["clientAppTypes"] == ["mobileAppsAndDesktopClients", "browser"]
-    assert cond["platforms"]["includePlatforms"] == ["iOS", "macOS", "windowsPhone"]
+    assert guests == {"guestOrExternalUserTypes": "internalGuest,serviceProvider",
+                      "externalTenants": {"@odata.type": ENUMERATED, "membershipKind": "enumerated", "members": ["t1"]}}
+    assert cond["users"]["includeGuestsOrExternalUsers"]["externalTenants"]["@odata.type"] == \
+        "#microsoft.graph.conditionalAccessAllExternalTenants"
+    assert cond["users"]["includeGroups"] == ["id-group-Techs"]
+    assert cond["users"]["excludeRoles"] == ["id-role-Global Reader"]
+    assert cond["clientAppTypes"] == ["browser", "mobileAppsAndDesktopClients"]
+    assert cond["platforms"] == {"includePlatforms": ["all"], "excludePlatforms": ["iOS", "macOS", "windowsPhone"]}
+    assert cond["insiderRiskLevels"] == "moderate,elevated"
+    assert cond["authenticationFlows"] == {"transferMethods": "deviceCodeFlow"}
+    assert cond["locations"]["excludeLocations"] == ["id-location-Trusted - MSP Office"]
+    assert policy["grantControls"]["authenticationStrength"] == {"id": "00000000-0000-0000-0000-000000000004"}
+    assert policy["sessionControls"]["signInFrequency"] == {"isEnabled": True, "frequencyInterval": "timeBased",
+                                                            "type": "hours", "value": 4}
+    assert policy["sessionControls"]["cloudAppSecurity"] == {"isEnabled": True, "cloudAppSecurityType": "monitorOnly"}
 
 
-def test_every_time_sign_in_frequency_rules():
+def test_graph_to_options_is_the_inverse_with_names():
+    """The export of ca_policy_info is what ca_policy takes: options -> Graph -> options is the identity."""
+    options = policy_options(graph_policy(FULL), NameBook())
+    assert options.pop("display_name") == "P" and options.pop("policy_state") == "enabled"
+    assert options == FULL
+
+
+def test_every_key_of_the_tree_is_in_the_argument_spec():
+    def keys(tree, spec, path=""):
+        for key, leaf in tree.items():
+            assert key in spec, path + key
+            if isinstance(leaf, dict):
+                keys(leaf, spec[key]["options"], path + key + ".")
+    keys(CONDITIONS, ARGUMENT_SPEC["conditions"]["options"])
+    assert ARGUMENT_SPEC["conditions"]["options"]["platforms"]["options"]["include_platforms"]["choices"][:2] == \
+        ["android", "ios"]
+
+
+def test_every_time_sign_in_frequency():
     session = builder.session({"sign_in_frequency": {"frequency_interval": "every_time"}})
     assert session == {"signInFrequency": {"isEnabled": True, "frequencyInterval": "everyTime",
                                            "authenticationType": "primaryAndSecondaryAuthentication"}}
-    with pytest.raises(InvalidOption, match="session_controls.sign_in_frequency.type"):
-        builder.session({"sign_in_frequency": {"frequency_interval": "every_time", "type": "hours", "value": 1}})
-    with pytest.raises(InvalidOption, match="disable_resilience_defaults"):
-        builder.session({"sign_in_frequency": {"frequency_interval": "every_time"}, "disable_resilience_defaults": False})
-    with pytest.raises(InvalidOption, match="time_based needs type"):
-        builder.session({"sign_in_frequency": {"frequency_interval": "time_based"}})
 
 
-def test_guest_rules():
-    with pytest.raises(InvalidOption, match="need guest_or_external_user_types"):
-        builder.guests("exclude_guests_or_external_users", {"external_tenants": {"members": ["t"]}})
-    with pytest.raises(InvalidOption, match="members only go with"):
-        builder.guests("exclude", {"guest_or_external_user_types": ["service_provider"],
-                                   "external_tenants": {"membership_kind": "all", "members": ["t"]}})
+def base(**extra):
+    policy = {"displayName": "P", "state": "enabled",
+              "conditions": {"users": {"includeUsers": ["All"]}, "applications": {"includeApplications": ["All"]}},
+              "grantControls": {"operator": "OR", "builtInControls": ["mfa"]}}
+    policy.update(extra)
+    return policy
 
 
-@pytest.mark.parametrize("policy, option", [
-    ({"conditions": {"applications": {"includeApplications": []}}, "grantControls": {"builtInControls": ["mfa"]}},
-     "conditions.applications.include_applications"),
-    ({"conditions": {"applications": {"includeApplications": ["All"]}}, "grantControls": {"builtInControls": []}},
-     "grant_controls"),
-    ({"conditions": {"applications": {"includeApplications": ["All"]}},
-      "grantControls": {"operator": "OR", "builtInControls": ["passwordChange"]}}, "grant_controls.built_in_controls"),
-    ({"conditions": {"applications": {"includeApplications": ["All"]}},
-      "grantControls": {"operator": "OR", "builtInControls": ["block", "mfa"]}}, "grant_controls.built_in_controls"),
+@pytest.mark.parametrize("session, option", [
+    ({"signInFrequency": {"isEnabled": True, "frequencyInterval": "everyTime", "type": "hours", "value": 1}},
+     "session_controls.sign_in_frequency.type"),
+    ({"signInFrequency": {"isEnabled": True, "frequencyInterval": "everyTime"}, "disableResilienceDefaults": False},
+     "session_controls.disable_resilience_defaults"),
+    ({"signInFrequency": {"isEnabled": True, "frequencyInterval": "everyTime"},
+      "applicationEnforcedRestrictions": {"isEnabled": True}}, "session_controls.application_enforced_restrictions"),
+    ({"signInFrequency": {"isEnabled": True, "frequencyInterval": "timeBased"}}, "session_controls.sign_in_frequency"),
+    ({"signInFrequency": {"isEnabled": True, "frequencyInterval": "timeBased", "type": "hours", "value": 24}},
+     "session_controls.sign_in_frequency.value"),
 ])
-def test_graph_rules_name_the_option(policy, option):
+def test_session_rules_name_the_option(session, option):
     with pytest.raises(InvalidOption) as err:
-        check_graph_rules(policy)
+        check_graph_rules(base(sessionControls=session))
     assert err.value.option == option
 
 
-def test_password_change_accepted_when_complete():
-    check_graph_rules({"conditions": {"applications": {"includeApplications": ["All"]}, "userRiskLevels": ["high"]},
-                       "grantControls": {"operator": "AND", "builtInControls": ["mfa", "passwordChange"]}})
-
-
-def test_exclusions_are_kept_and_guest_exclusions_merged():
-    current = {"excludeUsers": ["bg1"], "excludeGuestsOrExternalUsers": {
-        "guestOrExternalUserTypes": "serviceProvider", "externalTenants": {
-            "@odata.type": "#microsoft.graph.conditionalAccessEnumeratedExternalTenants", "membershipKind": "enumerated",
-            "members": ["msp"]}}}
-    desired = {"excludeUsers": ["svc"], "excludeGuestsOrExternalUsers": {
-        "guestOrExternalUserTypes": "b2bCollaborationGuest", "externalTenants": {
-            "@odata.type": "#microsoft.graph.conditionalAccessEnumeratedExternalTenants", "membershipKind": "enumerated",
-            "members": ["partner"]}}}
-    merged = merge_exclusions(current, desired)
-    assert merged["excludeUsers"] == ["bg1", "svc"]
-    assert merged["excludeGuestsOrExternalUsers"]["guestOrExternalUserTypes"] == "b2bCollaborationGuest,serviceProvider"
-    assert merged["excludeGuestsOrExternalUsers"]["externalTenants"]["members"] == ["msp", "partner"]
-
-
-def test_subset_compare_ignores_order_and_omitted_keys():
-    current = {"users": {"includeUsers": ["a", "b"], "excludeUsers": ["x"]}, "locations": None}
-    assert not subset_differs(current, {"users": {"includeUsers": ["b", "a"]}})
-    assert subset_differs(current, {"users": {"includeUsers": ["a"]}})
-
-
-@pytest.mark.parametrize("name, ok", [
-    ("CA600-Microsoft365ServiceAccounts-BaseProtection-AllApps-AnyPlatform-MFA-CIPPServiceAccount", True),
-    ("CA001-Global-BaseProtection-AllApps-AnyPlatform-MFA", True),
-    ("CA100-Admins-BaseProtection-AllApps-AnyPlatform-MFA", False),   # Admins use CA200-CA299
-    ("CA200-Wizards-BaseProtection-AllApps-AnyPlatform-MFA", False),  # unknown persona
-    ("Block CIPP Access - Outside Trusted IPs", False),
+@pytest.mark.parametrize("change, option", [
+    ({"conditions": {"users": {"includeUsers": ["All"]}, "applications": {"includeApplications": []}}},
+     "conditions.applications.include_applications"),
+    ({"conditions": {"users": {"includeUsers": ["All"]},
+                     "applications": {"includeApplications": ["All"], "includeUserActions": ["urn:user:registerdevice"]}}},
+     "conditions.applications"),
+    ({"conditions": {"users": {"excludeUsers": ["x"]}, "applications": {"includeApplications": ["All"]}}},
+     "conditions.users"),
+    ({"grantControls": {"operator": "OR", "builtInControls": []}}, "grant_controls"),
+    ({"grantControls": {"operator": "OR", "builtInControls": ["passwordChange", "mfa"]}}, "grant_controls.built_in_controls"),
+    ({"grantControls": {"operator": "OR", "builtInControls": ["block", "mfa"]}}, "grant_controls.built_in_controls"),
+    ({"conditions": {"users": {"includeUsers": ["All"], "excludeGuestsOrExternalUsers": {
+        "guestOrExternalUserTypes": "", "externalTenants": {"membershipKind": "all"}}},
+        "applications": {"includeApplications": ["All"]}}},
+     "conditions.users.exclude_guests_or_external_users.external_tenants"),
+    ({"conditions": {"users": {"includeUsers": ["All"], "includeGuestsOrExternalUsers": {
+        "guestOrExternalUserTypes": "serviceProvider", "externalTenants": {"membershipKind": "all", "members": ["t"]}}},
+        "applications": {"includeApplications": ["All"]}}},
+     "conditions.users.include_guests_or_external_users.external_tenants.members"),
 ])
-def test_microsoft_naming_framework(name, ok):
-    if ok:
-        check_naming(name)
-    else:
-        with pytest.raises(InvalidOption):
-            check_naming(name)
+def test_graph_rules_name_the_option(change, option):
+    with pytest.raises(InvalidOption) as err:
+        check_graph_rules(base(**change))
+    assert err.value.option == option
+
+
+def test_graph_rules_accept_valid_policies():
+    check_graph_rules(base(conditions={"users": {"includeUsers": ["All"]}, "applications": {"includeApplications": ["All"]},
+                                       "userRiskLevels": ["high"]},
+                           grantControls={"operator": "AND", "builtInControls": ["mfa", "passwordChange"]},
+                           sessionControls={"signInFrequency": {"isEnabled": True, "frequencyInterval": "everyTime"}}))
+    check_graph_rules(base(grantControls=None, sessionControls={"persistentBrowser": {"isEnabled": True, "mode": "never"}}))
+
+
+@pytest.mark.parametrize("guests, option", [
+    ({"external_tenants": {"members": ["t"]}}, "conditions.users.exclude_guests_or_external_users.external_tenants"),
+    ({"guest_or_external_user_types": ["service_provider"], "external_tenants": {"membership_kind": "all", "members": ["t"]}},
+     "conditions.users.exclude_guests_or_external_users.external_tenants.members"),
+    ({"guest_or_external_user_types": ["service_provider"], "external_tenants": {"membership_kind": "enumerated"}},
+     "conditions.users.exclude_guests_or_external_users.external_tenants.members"),
+])
+def test_guest_options_are_checked_while_building(guests, option):
+    with pytest.raises(InvalidOption) as err:
+        builder.conditions({"users": {"exclude_guests_or_external_users": guests}})
+    assert err.value.option == option
+
+
+def test_a_condition_given_empty_is_cleared():
+    cond = builder.conditions({"locations": {"include_locations": None, "exclude_locations": None}, "users": {}})
+    assert cond == {"locations": None, "users": {}}
+
+
+CURRENT = {
+    "id": "p1", "displayName": "P", "state": "enabled", "modifiedDateTime": None,
+    "conditions": {
+        "users": {"includeUsers": ["All"], "excludeUsers": ["bg1"], "includeGroups": [], "excludeGroups": ["g0"],
+                  "includeRoles": [], "excludeRoles": [], "includeGuestsOrExternalUsers": None,
+                  "excludeGuestsOrExternalUsers": {"guestOrExternalUserTypes": "serviceProvider", "externalTenants": {
+                      "@odata.type": ENUMERATED, "membershipKind": "enumerated", "members": ["msp"]}}},
+        "applications": {"includeApplications": ["All"], "excludeApplications": [], "includeUserActions": [],
+                         "includeAuthenticationContextClassReferences": [], "applicationFilter": None},
+        "locations": {"includeLocations": ["All"], "excludeLocations": ["loc0"]},
+        "clientAppTypes": ["all"], "platforms": None, "userRiskLevels": []},
+    "grantControls": {"operator": "OR", "builtInControls": ["mfa"], "termsOfUse": [], "customAuthenticationFactors": [],
+                      "authenticationStrength@odata.context": "x", "authenticationStrength": None},
+    "sessionControls": {"signInFrequency": {"isEnabled": True, "frequencyInterval": "timeBased", "type": "hours",
+                                            "value": 4, "authenticationType": "primaryAndSecondaryAuthentication"},
+                        "persistentBrowser": {"isEnabled": True, "mode": "never"}},
+}
+
+
+def test_exclusions_are_merged_by_default():
+    desired = {"conditions": builder.conditions({
+        "users": {"exclude_users": ["svc"], "exclude_guests_or_external_users": {
+            "guest_or_external_user_types": ["b2b_collaboration_guest"],
+            "external_tenants": {"members": ["partner"]}}},
+        "locations": {"exclude_locations": ["loc1"]}})}
+    after = merge_policy(CURRENT, desired)
+    users = after["conditions"]["users"]
+    assert users["excludeUsers"] == ["bg1", "id-user-svc"]
+    assert users["excludeGroups"] == ["g0"]
+    assert users["excludeGuestsOrExternalUsers"]["guestOrExternalUserTypes"] == "b2bCollaborationGuest,serviceProvider"
+    assert users["excludeGuestsOrExternalUsers"]["externalTenants"]["members"] == ["msp", "partner"]
+    assert after["conditions"]["locations"] == {"includeLocations": ["All"], "excludeLocations": ["loc0", "id-location-loc1"]}
+    assert CURRENT["conditions"]["users"]["excludeUsers"] == ["bg1"]  # not mutated
+
+
+def test_purge_makes_the_exclusions_exactly_the_tasks():
+    desired = {"conditions": builder.conditions({"users": {"exclude_users": ["bg2"]}})}
+    users = merge_policy(CURRENT, desired, purge=True)["conditions"]["users"]
+    assert users["excludeUsers"] == ["id-user-bg2"]
+    assert users["excludeGroups"] == [] and users["excludeGuestsOrExternalUsers"] is None
+    assert users["includeUsers"] == ["All"]
+
+
+def test_all_tenants_exclusion_wins_over_a_tenant_list():
+    desired = {"conditions": builder.conditions({"users": {"exclude_guests_or_external_users": {
+        "guest_or_external_user_types": ["service_provider"], "external_tenants": {"membership_kind": "all"}}}})}
+    guests = merge_policy(CURRENT, desired)["conditions"]["users"]["excludeGuestsOrExternalUsers"]
+    assert guests["externalTenants"] == {"@odata.type": "#microsoft.graph.conditionalAccessAllExternalTenants",
+                                         "membershipKind": "all"}
+
+
+def test_unchanged_task_compares_equal_despite_order_flags_and_annotations():
+    desired = {"state": "enabled", "conditions": {"users": {"excludeUsers": ["bg1"], "includeUsers": ["All"]},
+                                                  "clientAppTypes": ["all"]},
+               "grantControls": {"operator": "OR", "builtInControls": ["mfa"]}}
+    after = merge_policy(CURRENT, desired)
+    for key in ("state", "conditions", "grantControls"):
+        assert comparable(CURRENT[key], key) == comparable(after[key], key), key
+    reordered = copy.deepcopy(CURRENT)
+    reordered["conditions"]["users"]["excludeGuestsOrExternalUsers"]["guestOrExternalUserTypes"] = "serviceProvider,none"
+    assert comparable(reordered["conditions"]) == comparable(CURRENT["conditions"])
+
+
+def test_replacing_session_controls_clears_what_the_task_no_longer_sets():
+    new = builder.session({"sign_in_frequency": {"frequency_interval": "every_time"}})
+    body = writable(CURRENT["sessionControls"], new)
+    assert body == {"signInFrequency": {"isEnabled": True, "frequencyInterval": "everyTime",
+                                        "authenticationType": "primaryAndSecondaryAuthentication",
+                                        "type": None, "value": None},
+                    "persistentBrowser": None}
+    check_graph_rules(base(sessionControls=body))  # nulls are not settings
+
+
+def test_authentication_strength_is_sent_by_id_only():
+    current = {"operator": "OR", "builtInControls": [], "authenticationStrength": {
+        "id": "00000000-0000-0000-0000-000000000004", "displayName": "Phishing-resistant MFA", "allowedCombinations": ["x"]}}
+    after = dict(current, builtInControls=["compliantDevice"])
+    assert writable(current, after)["authenticationStrength"] == {"id": "00000000-0000-0000-0000-000000000004"}
+    assert writable(current, {"operator": "OR", "builtInControls": ["mfa"]})["authenticationStrength"] is None
+
+
+class FakeModule:
+    def __init__(self, **params):
+        defaults = dict(break_glass_accounts=[], allow_lockout_risk=False, purge_exclusions=False,
+                        naming_convention="none", state="present")
+        defaults.update(params)
+        self.params = defaults
+        self.graph = None
+        self.check_mode = False
+
+
+def guard(**params):
+    policies = Policies(FakeModule(**params))
+    policies.resolver = NameBook()
+    return policies
+
+
+def test_lockout_guard():
+    blocking = base(grantControls={"operator": "OR", "builtInControls": ["block"]})
+    blocking["conditions"]["users"]["excludeUsers"] = ["id-user-bg1"]
+    guard(break_glass_accounts=["bg1"]).lockout_guard(blocking)
+    with pytest.raises(InvalidOption, match="bg2") as err:
+        guard(break_glass_accounts=["bg1", "bg2"]).lockout_guard(blocking)
+    assert err.value.option == "break_glass_accounts"
+    with pytest.raises(InvalidOption, match="needs the break-glass accounts"):
+        guard().lockout_guard(blocking)
+    guard(allow_lockout_risk=True).lockout_guard(blocking)
+    guard().lockout_guard(dict(blocking, state="enabledForReportingButNotEnforced"))
+    with pytest.raises(InvalidOption):  # All users + All apps with MFA is guarded too
+        guard(break_glass_accounts=["bg2"]).lockout_guard(base())
+
+
+def test_microsoft_managed_policies_accept_state_and_exclusions_only():
+    mmp = dict(copy.deepcopy(CURRENT), displayName="Microsoft-managed: MFA for admins")
+    allowed = merge_policy(mmp, {"state": "disabled", "conditions": {"users": {"excludeUsers": ["bg2"]}}})
+    Policies.managed_guard(mmp, allowed)
+    for change in ({"grantControls": {"operator": "OR", "builtInControls": ["block"]}},
+                   {"displayName": "Renamed"},
+                   {"conditions": {"users": {"includeUsers": ["x"]}}}):
+        with pytest.raises(InvalidOption, match="Clone it") as err:
+            Policies.managed_guard(mmp, merge_policy(mmp, change))
+        assert err.value.option == "display_name"
