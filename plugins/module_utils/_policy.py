@@ -610,7 +610,7 @@ class Policies:
             return self.result(False, current, current)
         if is_managed(current):
             self.managed_guard(current, after)
-        self.check(after)
+        self.check(after, current)
         patch = {}
         for key in changed:
             if key == "conditions":
@@ -630,12 +630,12 @@ class Policies:
                                    lag_retries=self.graph.lag_retries)
         return self.result(True, current, after)
 
-    def check(self, policy):
+    def check(self, policy, current=None):
         """Everything that must hold before a write: Graph's rules, the naming framework, the lockout guard."""
         check_graph_rules(policy)
         if self.params.get("naming_convention") == "microsoft":
             check_naming_convention(policy.get("displayName"), policy)
-        self.lockout_guard(policy)
+        self.lockout_guard(policy, current)
 
     def send(self, method, path, body):
         """Write through the module; v1.0 refuses some every-time sign-in frequency bodies (1038): use beta then."""
@@ -665,10 +665,15 @@ class Policies:
                                 "and user exclusions can change (refused: %s). Clone it under a new name, change the "
                                 "clone, and disable the original" % ", ".join(refused))
 
-    def lockout_guard(self, policy):
-        """Enabling a block, or an All users + All apps policy, must leave every break-glass account excluded."""
+    def lockout_guard(self, policy, current=None):
+        """Enabling a block, or an All users + All apps policy, must leave every break-glass account excluded.
+
+        Without break_glass_accounts only the switch to enabled is refused; with them (module_defaults), every
+        write that leaves such a policy enabled is checked.
+        """
         if policy.get("state") != "enabled" or self.params.get("allow_lockout_risk"):
             return
+        enabling = (current or {}).get("state") != "enabled"
         cond = policy.get("conditions") or {}
         users = cond.get("users") or {}
         blocks = "block" in ((policy.get("grantControls") or {}).get("builtInControls") or [])
@@ -677,6 +682,8 @@ class Policies:
         if not (blocks or everyone):
             return
         accounts = self.params.get("break_glass_accounts") or []
+        if not accounts and not enabling:
+            return
         if not accounts:
             raise InvalidOption("break_glass_accounts", accounts, "enabling policy %r (%s) needs the break-glass accounts, "
                                 "to check they are excluded (or allow_lockout_risk=true)"

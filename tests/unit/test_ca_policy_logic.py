@@ -295,6 +295,9 @@ def test_lockout_guard():
     guard().lockout_guard(dict(blocking, state="enabledForReportingButNotEnforced"))
     with pytest.raises(InvalidOption):  # All users + All apps with MFA is guarded too
         guard(break_glass_accounts=["bg2"]).lockout_guard(base())
+    with pytest.raises(InvalidOption):  # with the accounts known, every write that leaves it enabled is checked
+        guard(break_glass_accounts=["bg2"]).lockout_guard(blocking, current=blocking)
+    guard().lockout_guard(blocking, current=blocking)  # already enabled, accounts unknown: not a switch to enabled
 
 
 def test_microsoft_managed_policies_accept_state_and_exclusions_only():
