@@ -7,6 +7,8 @@ import re
 DENIED = "Access to this CIPP API endpoint is not allowed, the API Client does not have the required permission"
 IP_PATTERN = re.compile(r"^(?:(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?:/\d{1,2})?|(?:[0-9A-Fa-f]{1,4}:){1,7}[0-9A-Fa-f]{1,4}(?:/\d{1,3})?)$",
                         re.I)
+SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
+WRITE_ACTIONS = {"addupdate", "savetoazure"}
 ROLE_RANK = {"readonly": 1, "editor": 2, "admin": 3, "superadmin": 4}
 ROLE_PERMISSIONS = {"readonly": set(), "editor": {"CIPP.Extension.ReadWrite"}, "admin": {"CIPP.Extension.ReadWrite"},
                     "superadmin": {"CIPP.Extension.ReadWrite"}}
@@ -37,6 +39,24 @@ def ip_in_range(address, range_text):
         return ipaddress.ip_address(address) in ipaddress.ip_network(range_text, strict=False)
     except ValueError:
         return False
+
+
+def parse_body(raw):
+    """Receive-CippHttpTrigger's ConvertFrom-Json: keys differing only by case make it throw (cipp-api.md 1.1)."""
+    def no_case_duplicates(pairs):
+        seen = set()
+        for key, _value in pairs:
+            if key.lower() in seen:
+                raise ValueError("Cannot convert the JSON string because it contains keys with different casing. "
+                                 "Please use the -AsHashTable switch instead. The key that was already added was: %s" % key)
+            seen.add(key.lower())
+        return dict(pairs)
+    try:
+        return json.loads(raw, object_pairs_hook=no_case_duplicates) if raw else {}
+    except ValueError as exc:
+        if "different casing" in str(exc):
+            raise
+        return {}
 
 
 def label_values(field):
@@ -71,13 +91,23 @@ class CippApi:
         return status, {"Content-Type": content_type}, raw
 
     def handle(self, method, path, query, headers, raw, claims, client_ip):
-        try:
-            body = json.loads(raw) if raw else {}
-        except ValueError:
-            body = {}
+        # EasyAuth answers before CIPP runs: the token's audience must be a saved client's api://<appId>
         caller = (claims or {}).get("appid", "")
-        if claims is None or claims.get("aud") != "api://%s" % caller or caller not in self.saved:
-            return self.respond(method, path, query, 401, None, request_body=body)  # EasyAuth: empty body
+        saved = {c.lower() for c in self.saved}
+        if claims is None or claims.get("aud") != "api://%s" % caller or caller.lower() not in saved:
+            return self.respond(method, path, query, 401, None)  # EasyAuth: empty body
+        try:
+            body = parse_body(raw)
+        except ValueError as exc:
+            return self.respond(method, path, query, 500, str(exc).encode(), content_type="text/plain")
+        if not isinstance(body, dict):
+            body = {}
+        version = {k.lower(): v for k, v in headers.items()}.get("x-cipp-version")
+        if version is not None and not SEMVER.match(version.strip()):
+            # New-CippCoreRequest casts it with [semver] outside any try block
+            return self.respond(method, path, query, 500, ('Cannot convert value "%s" to type '
+                                                           '"System.Management.Automation.SemanticVersion".' % version).encode(),
+                                request_body=body, content_type="text/plain")
         forwarded = {k.lower(): v for k, v in headers.items()}.get("x-forwarded-for") or self.faults.get("forwarded_for") \
             or client_ip
         address = re.sub(r"[\[\]]", "", re.sub(r"^(\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]|[0-9a-fA-F:]+)(?::\d+)?$",
@@ -104,15 +134,24 @@ class CippApi:
                    "savetoazure": self.save}.get(str(action).lower())
         if handler is None:
             return self.respond(method, path, query, 200, {"Results": "Invalid action"}, request_body=body)
-        result, wrote = handler(body, role)
-        return self.respond(method, path, query, 200, result, write=wrote, request_body=body)
+        result = handler(body, role)
+        # like Graph's log (write = a write request that was accepted): CIPP answers its errors with 200 as well
+        return self.respond(method, path, query, 200, result, write=str(action).lower() in WRITE_ACTIONS,
+                            request_body=body)
 
     def list(self, body, role):
         if not self.clients:
-            return None, False  # $Body never assigned: an empty 200
-        return {"Results": [{"ClientId": c["ClientId"], "AppName": c.get("AppName"), "Role": c.get("Role") or None,
-                             "IPRange": decode_ranges(c.get("IPRange")), "Enabled": bool(c.get("Enabled")),
-                             "MCPAllowed": bool(c.get("MCPAllowed"))} for c in self.clients.values()]}, False
+            return None  # $Body never assigned: an empty 200
+        results = []
+        for c in self.clients.values():
+            ranges = decode_ranges(c.get("IPRange"))
+            if ranges == []:
+                # Get-CippApiClient before PR #472: "if (...Count -eq 0) { @('Any') }" never assigns, so the
+                # row keeps its empty list and a stray 'Any' goes to the output
+                results.append("Any")
+            results.append({"ClientId": c["ClientId"], "AppName": c.get("AppName"), "Role": c.get("Role") or None,
+                            "IPRange": ranges, "Enabled": c.get("Enabled"), "MCPAllowed": bool(c.get("MCPAllowed"))})
+        return {"Results": results}
 
     def add_update(self, body, role):
         fields = {k.lower(): v for k, v in body.items()}
@@ -120,16 +159,16 @@ class CippApi:
         client_id = fields.get("clientid")
         client_id = client_id.get("value") if isinstance(client_id, dict) else client_id
         if not client_id:
-            return {"Results": []}, False
+            return {"Results": []}
         existing = self.clients.get(client_id.lower())
         for wanted in (requested_role, (existing or {}).get("Role") or ""):
             if wanted and role != "superadmin" and ROLE_RANK.get(wanted, 9) > ROLE_RANK.get(role, 0):
                 return [{"resultText": "You do not have sufficient permissions to manage an API client with the '%s' "
-                                       "role; it grants permissions beyond your own." % wanted, "state": "error"}], False
+                                       "role; it grants permissions beyond your own." % wanted, "state": "error"}]
         if self.faults.get("api_config_fails"):
             return {"Results": [{"resultText": "Could not modify App Registrations. Check the CIPP documentation for API "
                                                "requirements. Error: Insufficient permissions to create API App.",
-                                 "state": "error"}]}, False
+                                 "state": "error"}]}
         ranges, warnings = [], []
         for ip in label_values(fields.get("iprange")):
             ip = ip.strip()
@@ -140,18 +179,21 @@ class CippApi:
         if self.faults.get("store_drops_last_range") and ranges:
             ranges = ranges[:-1]  # a storage fault for the read-back test
         row = existing or {"ClientId": client_id, "AppName": fields.get("appname")}
-        row.update(Role=requested_role, IPRange=encode_ranges(ranges), Enabled=fields.get("enabled") or False,
+        row.update(Role=requested_role, IPRange=encode_ranges(ranges), Enabled=False if fields.get("enabled") is None else fields["enabled"],
                    MCPAllowed=bool(fields.get("mcpallowed") or False))
         self.clients[client_id.lower()] = row
-        return ["API client updated"] + warnings, True
+        return ["API client updated"] + warnings
 
     def get_config(self, body, role):
+        if self.faults.get("azure_config_fails"):
+            return {"Results": {"Enabled": "Could not get API clients, ensure you have the appropriate rights to read the "
+                                           "Authentication settings.", "Error": {"message": "Forbidden"}}}
         return {"Results": {"ApiUrl": "https://cipp-sandbox.azurewebsites.net", "TenantID": self.tenant_id,
-                            "ClientIDs": list(self.saved), "Enabled": bool(self.saved)}}, False
+                            "ClientIDs": list(self.saved), "Enabled": bool(self.saved)}}
 
     def save(self, body, role):
         if self.faults.get("save_fails"):
             return {"Results": "Failed to save allowed API clients to Azure, ensure your function app has the appropriate "
-                               "rights to make changes to the Authentication settings.", "Error": {"message": "Forbidden"}}, False
+                               "rights to make changes to the Authentication settings.", "Error": {"message": "Forbidden"}}
         self.saved = [c["ClientId"] for c in self.clients.values() if c.get("Enabled") is True]
-        return {"Results": "API clients saved to Azure"}, True
+        return {"Results": "API clients saved to Azure"}
