@@ -10,6 +10,8 @@ import re
 import uuid
 from urllib.parse import urlencode
 
+from .validation import schema_message
+
 CA = "/identity/conditionalAccess"
 MMP_PREFIX = "Microsoft-managed:"
 SPECIAL_LOCATIONS = {"All", "AllTrusted", "00000000-0000-0000-0000-000000000000"}
@@ -43,10 +45,24 @@ ROLE_TEMPLATES = {
     "3a2c62db-5318-420d-8d74-23affee5d9d5": "Intune Administrator",
     "5d6b6bb7-de71-4623-b4af-96380a352509": "Security Reader",
 }
-READ_ROLES = {"Policy.Read.All", "Policy.ReadWrite.ConditionalAccess", "Directory.Read.All"}
-WRITE_ROLE = "Policy.ReadWrite.ConditionalAccess"
-DIRECTORY_READ = {"User.Read.All", "Group.Read.All", "Directory.Read.All", "Application.Read.All",
-                  "Organization.Read.All", "RoleManagement.Read.Directory", "Policy.Read.All", "AuditLog.Read.All"}
+# application permissions (token "roles") that let an app call each route; anything else answers 403
+CA_READ = {"Policy.Read.All", "Policy.ReadWrite.ConditionalAccess"}
+CA_WRITE = {"Policy.ReadWrite.ConditionalAccess"}
+DIRECTORY = {"Directory.Read.All", "Directory.ReadWrite.All"}
+PERMISSIONS = [  # (path prefix, GET roles, write roles)
+    (CA, CA_READ, CA_WRITE),
+    ("/policies/identitySecurityDefaultsEnforcementPolicy", {"Policy.Read.All", "Policy.ReadWrite.SecurityDefaults",
+                                                             "Policy.ReadWrite.ConditionalAccess"},
+     {"Policy.ReadWrite.SecurityDefaults", "Policy.ReadWrite.ConditionalAccess"}),
+    ("/users", {"User.Read.All", "User.ReadBasic.All", "User.ReadWrite.All"} | DIRECTORY, set()),
+    ("/groups", {"Group.Read.All", "GroupMember.Read.All", "Group.ReadWrite.All"} | DIRECTORY, set()),
+    ("/servicePrincipals", {"Application.Read.All", "Application.ReadWrite.All"} | DIRECTORY, set()),
+    ("/organization", {"Organization.Read.All", "Organization.ReadWrite.All"} | DIRECTORY, set()),
+    ("/subscribedSkus", {"Organization.Read.All", "LicenseAssignment.Read.All"} | DIRECTORY, set()),
+    ("/auditLogs", {"AuditLog.Read.All"}, set()),
+    ("/directoryRoles", {"RoleManagement.Read.Directory", "RoleManagement.Read.All"} | DIRECTORY, set()),
+    ("/roleManagement", {"RoleManagement.Read.Directory", "RoleManagement.Read.All"} | DIRECTORY, set()),
+]
 PAGE_SIZE = {"policies": 100, "namedLocations": 100}
 
 
@@ -62,12 +78,6 @@ class GraphFailure(Exception):
 
 def bad(message, code="BadRequest"):
     return GraphFailure(400, code, message)
-
-
-def schema_message(kind, details):
-    return ("1007: Incoming %s object is null or does not match the schema of %s type. For examples, please see API "
-            "documentation at https://docs.microsoft.com/en-us/graph/api/conditionalaccessroot-post-policies?view=graph-rest-1.0. %s"
-            % (kind, kind, "; ".join(details)))
 
 
 # -- normalisation -----------------------------------------------------------------------------
@@ -104,13 +114,22 @@ def deep_merge(target, patch):
     return target
 
 
-def render(obj, prefer_unknown):
+REPORT_ONLY_RESULTS = {"reportOnlySuccess", "reportOnlyFailure", "reportOnlyNotApplied", "reportOnlyInterrupted"}
+# evolvable enum members after unknownFutureValue, by the property that carries them
+MASKED = {"includePlatforms": EVOLVABLE, "excludePlatforms": EVOLVABLE, "builtInControls": EVOLVABLE,
+          "result": REPORT_ONLY_RESULTS}
+
+
+def render(obj, prefer_unknown, key=None):
+    """What a client sees: evolvable members as unknownFutureValue unless it sent Prefer: include-unknown-enum-members."""
     if prefer_unknown:
         return obj
     if isinstance(obj, dict):
-        return {k: render(v, prefer_unknown) for k, v in obj.items()}
+        return {k: render(v, prefer_unknown, k) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [("unknownFutureValue" if isinstance(v, str) and v in EVOLVABLE else render(v, prefer_unknown)) for v in obj]
+        return [render(v, prefer_unknown, key) for v in obj]
+    if isinstance(obj, str) and obj in MASKED.get(key, ()):
+        return "unknownFutureValue"
     return obj
 
 
@@ -182,6 +201,8 @@ def check_policy_rules(policy, tenant, version, faults, lagging_locations):
         ext = guests.get("externalTenants") or {}
         if ext.get("membershipKind") == "enumerated" and not ext.get("members"):
             raise bad("1007: membershipKind enumerated needs members (%s)." % side)
+        if ext.get("membershipKind") != "enumerated" and ext.get("members"):
+            raise bad("1007: Only membershipKind enumerated can have members (%s)." % side)
     grant = policy.get("grantControls") or {}
     session = condense_session(copy.deepcopy(policy.get("sessionControls")))
     if grant:
@@ -301,13 +322,8 @@ class Graph:
         path = ctx["path"].rstrip("/")
         method = ctx["method"]
         tenant = ctx["tenant"]
-        is_ca = path.startswith(CA)
-        if is_ca:
-            needed = {WRITE_ROLE} if method != "GET" else READ_ROLES
-        elif path.startswith("/policies/identitySecurityDefaultsEnforcementPolicy") and method == "PATCH":
-            needed = {WRITE_ROLE, "Policy.ReadWrite.SecurityDefaults"}
-        else:
-            needed = DIRECTORY_READ
+        needed = next(((read if method == "GET" else write) for prefix, read, write in PERMISSIONS
+                       if path.startswith(prefix)), set())
         if not roles & needed:
             raise GraphFailure(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 

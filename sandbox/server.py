@@ -4,6 +4,7 @@ import copy
 import re
 import json
 import os
+import shlex
 import ssl
 import threading
 import time
@@ -14,6 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from . import tokens
 from .graph import CA, Graph, GraphFailure, fill_policy_defaults
+from .validation import check_request
 
 TENANT_KEYS = {"users": [], "groups": [], "servicePrincipals": [], "organization": [], "namedLocations": [],
                "policies": [], "subscribedSkus": [], "signIns": []}
@@ -82,6 +84,19 @@ class State:
             self.counters["throttled"][tid] += 1
         return entry
 
+    def throttled(self, tid, rps):
+        """Sliding window per tenant: more than rps requests in the last second (1/rps s below 1) -> True."""
+        span, limit = (1.0, int(rps)) if rps >= 1 else (1.0 / rps, 1)
+        with self.lock:
+            window = self.ca_window[tid]
+            moment = time.monotonic()
+            while window and moment - window[0] >= span:
+                window.popleft()
+            if len(window) >= limit:
+                return True
+            window.append(moment)
+            return False
+
     # read-after-write lag
     def mark_written(self, tenant, oid, kind):
         tid = self.tid_of(tenant)
@@ -109,6 +124,13 @@ class State:
                 return True
             return False
         return check
+
+
+def login_error(code, text):
+    """An Entra token-endpoint error body; error_codes carries the AADSTS number."""
+    return {"error": code, "error_description": text, "error_codes": [int(re.match(r"AADSTS(\d+)", text).group(1))],
+            "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ"), "trace_id": str(uuid.uuid4()),
+            "correlation_id": str(uuid.uuid4())}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -186,9 +208,14 @@ class Handler(BaseHTTPRequestHandler):
         state = self.state
         if rest in ("v2.0/.well-known/openid-configuration", ".well-known/openid-configuration"):
             base = "%s/%s" % (self.base, tenant_id)
+            known = tenant_id in state.tenants
             with state.lock:
-                state.record(tenant=tenant_id, api="login", method=method, path=self.path, query={}, status=200,
-                             write=False, body=None, version=None)
+                state.record(tenant=tenant_id, api="login", method=method, path=self.path, query={},
+                             status=200 if known else 400, write=False, body=None, version=None)
+            if not known:
+                return self._send(400, login_error("invalid_tenant", "AADSTS90002: Tenant '%s' not found. Check to "
+                                                   "make sure you have the correct tenant ID and are signing into the "
+                                                   "correct cloud." % tenant_id))
             return self._send(200, {
                 "token_endpoint": base + "/oauth2/v2.0/token", "authorization_endpoint": base + "/oauth2/v2.0/authorize",
                 "issuer": "%s/%s/v2.0" % (self.base, tenant_id), "jwks_uri": base + "/discovery/v2.0/keys",
@@ -205,12 +232,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def issue_token(self, tenant_id, form):
         state = self.state
+
         def err(status, code, text):
-            return status, {"error": code, "error_description": text, "error_codes": [int(re.match(r"AADSTS(\d+)", text).group(1))],
-                            "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ"), "trace_id": str(uuid.uuid4())}
+            return status, login_error(code, text)
         with state.lock:
             if tenant_id not in state.tenants:
-                return err(400, "invalid_request", "AADSTS90002: Tenant '%s' not found." % tenant_id)
+                return err(400, "invalid_request", "AADSTS90002: Tenant '%s' not found. Check to make sure you have "
+                           "the correct tenant ID and are signing into the correct cloud." % tenant_id)
             faults = state.faults_for(tenant_id)
             app = state.apps.get(form.get("client_id"))
         if faults.get("token_error"):
@@ -222,11 +250,23 @@ class Handler(BaseHTTPRequestHandler):
                        "the directory '%s'." % (form.get("client_id"), tenant_id))
         if "client_secret" in form:
             if form["client_secret"] != app.get("client_secret"):
-                return err(401, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
-        elif not form.get("client_assertion"):
-            return err(401, "invalid_client", "AADSTS7000216: 'client_assertion' or 'client_secret' is required.")
+                return err(401, "invalid_client", "AADSTS7000215: Invalid client secret provided. Ensure the secret "
+                           "being sent in the request is the client secret value, not the client secret ID, for a "
+                           "secret added to app '%s'." % app["client_id"])
+        elif form.get("client_assertion"):
+            problem = tokens.assertion_problem(form.get("client_assertion"), form.get("client_assertion_type"), app)
+            if problem:
+                return err(401, "invalid_client", problem)
+        else:
+            return err(401, "invalid_client", "AADSTS7000216: 'client_assertion', 'client_secret' or 'request' is "
+                       "required for the 'client_credentials' grant type.")
+        scope = form.get("scope") or ""
+        if not any(word.endswith("/.default") for word in scope.split()):
+            return err(400, "invalid_scope", "AADSTS1002012: The provided value for scope %s is not valid. Client "
+                       "credential flows must have a scope value with /.default suffixed to the resource identifier "
+                       "(application ID URI)." % scope)
         return 200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
-                     "access_token": tokens.issue(tenant_id, app, form.get("scope"))}
+                     "access_token": tokens.issue(tenant_id, app, scope)}
 
     # -- Graph
     def graph(self, method, version, path, query, raw, url):
@@ -275,28 +315,16 @@ class Handler(BaseHTTPRequestHandler):
             return self._graph_error(503, "ServiceUnavailable", "Service is temporarily unavailable.",
                                      {"Retry-After": faults.get("retry_after", 1)})
         if path.startswith(CA) and faults.get("throttle_rps"):
-            interval = 1.0 / float(faults["throttle_rps"])
-            with state.lock:
-                window = state.ca_window[tid]
-                moment = time.monotonic()
-                if window and moment - window[-1] < interval:
-                    throttled = True
-                else:
-                    window.append(moment)
-                    if len(window) > 4:
-                        window.popleft()
-                    throttled = False
-            if throttled:  # Conditional Access throttling sends no Retry-After
+            if state.throttled(tid, float(faults["throttle_rps"])):
+                # Conditional Access throttling sends no Retry-After (graph-ca.md 1.5)
                 return self._graph_error(429, "TooManyRequests", "Too many requests.")
         if body and body.get("__invalid_json__"):
             return self._graph_error(400, "BadRequest", "Unable to read JSON request payload.")
-        if self.server.validate and (body is not None or query):
-            from .validation import validate
-            errors = validate(method, "/v1.0" + path + ("?" + url.query if url.query else ""), body)
-            if errors:
-                kind = "NamedLocation" if "namedLocations" in path else "ConditionalAccessPolicy"
-                from .graph import schema_message
-                return self._graph_error(400, "BadRequest", schema_message(kind, errors))
+        if self.server.validate:
+            refusal = check_request(method, "/v1.0" + path + ("?" + url.query if url.query else ""), body,
+                                    "NamedLocation" if "namedLocations" in path else "ConditionalAccessPolicy")
+            if refusal:
+                return self._graph_error(*refusal)
         ctx = {"method": method, "version": version, "path": path, "query": query, "body": body, "claims": claims,
                "faults": faults, "base": self.base,
                "prefer_unknown": "include-unknown-enum-members" in (self.headers.get("Prefer") or "")}
@@ -398,6 +426,9 @@ def make_tls(state_dir):
 def serve(fixture, port=0, state_dir=".sandbox", validate=True, ready=None):
     os.makedirs(state_dir, exist_ok=True)
     state = State(fixture)
+    if validate:
+        from .validation import api
+        api()  # load the schema once, before the first request
     server = SandboxServer(("127.0.0.1", port), state, validate=validate)
     context, bundle = make_tls(state_dir)
     server.socket = context.wrap_socket(server.socket, server_side=True)
@@ -408,7 +439,7 @@ def serve(fixture, port=0, state_dir=".sandbox", validate=True, ready=None):
            "AZURE_CLIENT_SECRET": app.get("client_secret", "")}
     env_file = os.path.join(state_dir, "env.sh")
     with open(env_file, "w") as handle:
-        handle.write("".join("export %s=%s\n" % (k, v) for k, v in env.items()))
+        handle.write("".join("export %s=%s\n" % (k, shlex.quote(v)) for k, v in env.items()))
     info = {"url": url, "ca_bundle": bundle, "env_file": env_file, "pid": os.getpid(), "env": env}
     if ready:
         ready(info)

@@ -2,8 +2,10 @@
 
 import json
 import os
+import shlex
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from .client import SandboxClient
@@ -21,7 +23,7 @@ class SandboxHandle:
         self.env = {"AZURE_AUTHORITY_HOST": self.url, "MSGRAPH_ENDPOINT": self.url, "CIPP_API_URL": self.url,
                     "REQUESTS_CA_BUNDLE": self.ca_bundle, "SSL_CERT_FILE": self.ca_bundle}
         for line in Path(self.env_file).read_text().splitlines():
-            key, value = line[len("export "):].split("=", 1)
+            key, value = shlex.split(line[len("export "):])[0].split("=", 1)
             self.env.setdefault(key, value)
 
     def stop(self):
@@ -34,15 +36,25 @@ class SandboxHandle:
 
 
 def start_sandbox(fixture, state_dir, port=0, validate=True, timeout=60):
-    """Start `python -m sandbox serve` and wait for its ready line."""
+    """Start `python -m sandbox serve` as a subprocess and wait for its ready line.
+
+    Returns a handle with .url, .ca_bundle, .env (AZURE_*, MSGRAPH_ENDPOINT, CIPP_API_URL, CA variables),
+    .client (SandboxClient) and .stop(). The server's stderr is inherited.
+    """
     cmd = [sys.executable, "-m", "sandbox", "serve", "--fixture", str(fixture), "--port", str(port),
            "--state-dir", str(state_dir)]
     if not validate:
         cmd.append("--no-validate")
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     process = subprocess.Popen(cmd, cwd=str(REPO), env=env, stdout=subprocess.PIPE, text=True)
-    line = process.stdout.readline()
-    if not line:
-        process.wait(timeout)
-        raise RuntimeError("the sandbox did not start (exit %s)" % process.returncode)
-    return SandboxHandle(process, json.loads(line))
+    lines = []
+    reader = threading.Thread(target=lambda: lines.append(process.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if not lines or not lines[0]:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+        raise RuntimeError("the sandbox did not start within %ss (exit %s); see its stderr above"
+                           % (timeout, process.returncode))
+    return SandboxHandle(process, json.loads(lines[0]))

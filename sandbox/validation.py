@@ -127,3 +127,42 @@ def validate(method, url, body=None):
     return messages
 
 
+
+# Requests without a body are validated once per shape: ids do not change whether a path, method or query is valid.
+_ID = re.compile(r"/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?=/|\?|$)")
+_bodyless = {}
+
+
+def check_request(method, url, body, kind):
+    """(status, code, message) of Graph's refusal for a request the schema rejects, or None when it is valid.
+
+    kind is the entity named in a body error: ConditionalAccessPolicy or NamedLocation.
+    """
+    if body is None:
+        key = (method, _ID.sub("/{id}", url))
+        if key not in _bodyless:
+            if len(_bodyless) > 5000:
+                _bodyless.clear()
+            _bodyless[key] = validate(method, url)
+        errors = _bodyless[key]
+    else:
+        errors = validate(method, url, body)
+    if not errors:
+        return None
+    first = errors[0]
+    if first.startswith("PathNotFound"):
+        segment = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+        return 400, "BadRequest", "Resource not found for the segment '%s'." % segment
+    if first.startswith("OperationNotFound"):
+        return 405, "Request_BadRequest", "Specified HTTP method is not allowed for the request uri."
+    if all(e.startswith(("query parameter", "path parameter", "header parameter")) or "Parameter" in e.split(":")[0]
+           for e in errors):
+        return 400, "BadRequest", "Invalid request: %s" % "; ".join(errors)
+    return 400, "BadRequest", schema_message(kind, errors)
+
+
+def schema_message(kind, details):
+    """Graph's 1007 text (graph-ca.md 1.4) followed by where and what the schema rejected."""
+    return ("1007: Incoming %s object is null or does not match the schema of %s type. For examples, please see API "
+            "documentation at https://docs.microsoft.com/en-us/graph/api/conditionalaccessroot-post-policies?view=graph-rest-1.0. %s"
+            % (kind, kind, "; ".join(details)))
