@@ -28,6 +28,8 @@ FIRST_PARTY_APPS = [
     ("00000003-0000-0ff1-ce00-000000000000", "Office 365 SharePoint Online"),
     ("797f4846-ba00-4fd7-ba43-dac1f8f63013", "Windows Azure Service Management API"),
     ("d414ee2d-73e5-4e5b-bb16-03ef55fea597", "Azure Static Web Apps"),
+    ("cc15fd57-2c6c-4117-a88c-83b1d56b4bbe", "Microsoft Teams Services"),
+    ("d3590ed6-52b3-4102-aeff-aad2292ab01c", "Microsoft Office"),
 ]
 
 
@@ -86,6 +88,28 @@ def client_tenant(tid, name, domain, policies, extra_users=()):
             "securityDefaults": {"isEnabled": False}, "subscribedSkus": [SKU_P1], "signIns": []}
 
 
+def sign_ins(tid, enforced_policy, users):
+    """Sign-ins of the last days: each user once from the office (success) and once from elsewhere."""
+    out = []
+    for day, (address, result) in enumerate([("203.0.113.10", "success"), ("198.51.100.77", "failure")]):
+        for number, person in enumerate(users):
+            out.append({
+                "id": gid(tid, "signin", day, number), "createdDateTime": "2026-11-%02dT09:%02d:00Z" % (18 + day, number),
+                "userPrincipalName": person["userPrincipalName"], "userId": person["id"],
+                "userDisplayName": person["displayName"], "appDisplayName": "Azure Static Web Apps",
+                "appId": "d414ee2d-73e5-4e5b-bb16-03ef55fea597", "ipAddress": address,
+                "conditionalAccessStatus": result,
+                "status": {"errorCode": 0 if result == "success" else 53003, "failureReason": None},
+                "appliedConditionalAccessPolicies": [
+                    {"id": enforced_policy["id"], "displayName": enforced_policy["displayName"],
+                     "enforcedGrantControls": ["Mfa"], "enforcedSessionControls": [], "result": result},
+                    {"id": gid(tid, "policy", "report-only trusted location"),
+                     "displayName": "CIPP technicians from trusted locations only (report-only)",
+                     "enforcedGrantControls": ["Block"], "enforcedSessionControls": [],
+                     "result": "reportOnlyNotApplied" if result == "success" else "reportOnlyFailure"}]})
+    return out
+
+
 def demo():
     msp_domain = "contoso-msp.onmicrosoft.com"
     msp_users = [user(MSP, "breakglass01@" + msp_domain, "Break Glass 01"),
@@ -94,13 +118,15 @@ def demo():
                  user(MSP, "alice@" + msp_domain, "Alice (technician)"),
                  user(MSP, "bob@" + msp_domain, "Bob (technician)")]
     msp = {"display_name": "Contoso MSP", "default_domain": msp_domain, "users": msp_users,
-           "groups": [group(MSP, "CIPP Technicians"), group(MSP, "All MSP Staff")],
+           "groups": [dict(group(MSP, "CIPP Technicians"), members=[msp_users[3]["id"], msp_users[4]["id"]]),
+                      group(MSP, "All MSP Staff")],
            "servicePrincipals": service_principals(MSP) + [
                {"id": gid(MSP, "sp", "cipp-sam"), "appId": gid(MSP, "app", "cipp-sam"), "displayName": "CIPP-SAM"}],
-           "namedLocations": [], "securityDefaults": {"isEnabled": False}, "subscribedSkus": [SKU_P2], "signIns": [],
+           "namedLocations": [], "securityDefaults": {"isEnabled": False}, "subscribedSkus": [SKU_P2],
            "policies": [policy(MSP, "CA001-Global-BaseProtection-AllApps-AnyPlatform-MFA",
                                users_block(includeUsers=["All"], excludeUsers=[msp_users[0]["id"], msp_users[1]["id"]]),
                                state="enabled")]}
+    msp["signIns"] = sign_ins(MSP, msp["policies"][0], msp_users[2:])
     fab, nwd, tsp, wgv = ("22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333",
                           "44444444-4444-4444-8444-444444444444", "55555555-5555-4555-8555-555555555555")
     tenants = {
@@ -180,7 +206,73 @@ def generate(n_tenants, n_policies, seed=1):
     return fixture
 
 
+OTHER_TENANT = "99999999-9999-4999-8999-999999999999"
+LITWARE, ADVENTURE = "66666666-6666-4666-8666-666666666666", "77777777-7777-4777-8777-777777777777"
+
+
+def exclusion():
+    """Client-exclusion fixture (issue #4): Litware with 120 policies of every exclusion shape, Adventure Works small.
+
+    Litware's named policies come first (CA001-CA008), then fillers CA100-CA211 alternate between
+    "already excludes the MSP" and "targets only a group", so a listing needs two pages.
+    """
+    base = demo()
+    fixture = {"msp_tenant_id": MSP, "apps": base["apps"], "tenants": {MSP: base["tenants"][MSP]}}
+    for tid, name, domain in ((LITWARE, "Litware", "litware.onmicrosoft.com"),
+                              (ADVENTURE, "Adventure Works", "adventureworks.onmicrosoft.com")):
+        tenant = client_tenant(tid, name, domain, [], extra_users=[("cipp-svc@" + domain, "CIPP service account")])
+        tenant["subscribedSkus"] = [SKU_P2]
+        fixture["tenants"][tid] = tenant
+    breakglass = [gid(LITWARE, "user", "breakglass@litware.onmicrosoft.com")]
+    finance = gid(LITWARE, "group", "Finance")
+    guests_all = {"guestOrExternalUserTypes": "internalGuest,b2bCollaborationGuest",
+                  "externalTenants": {"@odata.type": "#microsoft.graph.conditionalAccessAllExternalTenants",
+                                      "membershipKind": "all"}}
+    named = [
+        policy(LITWARE, "CA001 Require MFA for all users", users_block(includeUsers=["All"], excludeUsers=breakglass)),
+        policy(LITWARE, "CA002 Already excludes the MSP", users_block(
+            includeUsers=["All"], excludeUsers=breakglass, excludeGuestsOrExternalUsers=msp_exclusion([MSP]))),
+        policy(LITWARE, "CA003 Guests excluded everywhere", users_block(
+            includeUsers=["All"], excludeUsers=breakglass, excludeGuestsOrExternalUsers=guests_all)),
+        policy(LITWARE, "CA004 Partner guests excluded", users_block(
+            includeUsers=["All"], excludeUsers=breakglass,
+            excludeGuestsOrExternalUsers=msp_exclusion([OTHER_TENANT], "b2bCollaborationGuest"))),
+        policy(LITWARE, "Microsoft-managed: Multifactor authentication for admins accessing Admin Portals",
+               users_block(includeRoles=[GLOBAL_ADMIN]), apps=("MicrosoftAdminPortals",),
+               state="enabledForReportingButNotEnforced"),
+        policy(LITWARE, "CA006 Finance group only", users_block(includeGroups=[finance])),
+        policy(LITWARE, "CA007 Block legacy authentication (off)", users_block(includeUsers=["All"], excludeUsers=breakglass),
+               state="disabled", grant=("block",), client_app_types=("exchangeActiveSync", "other")),
+        policy(LITWARE, "CA008 Admins MFA", users_block(includeRoles=[GLOBAL_ADMIN])),
+    ]
+    fillers = []
+    for number in range(100, 100 + 120 - len(named)):
+        if number % 2:
+            users = users_block(includeUsers=["All"], excludeUsers=breakglass,
+                                excludeGuestsOrExternalUsers=msp_exclusion([MSP]))
+            fillers.append(policy(LITWARE, "CA%03d filler already excluded" % number, users))
+        else:
+            fillers.append(policy(LITWARE, "CA%03d filler group only" % number, users_block(includeGroups=[finance])))
+    fixture["tenants"][LITWARE]["policies"] = named + fillers
+    fixture["tenants"][ADVENTURE]["policies"] = [
+        policy(ADVENTURE, "AW001 Require MFA", users_block(includeUsers=["All"])),
+        policy(ADVENTURE, "AW002 Already excludes the MSP", users_block(
+            includeUsers=["All"], excludeGuestsOrExternalUsers=msp_exclusion([MSP]))),
+        policy(ADVENTURE, "AW003 Finance only", users_block(includeGroups=[gid(ADVENTURE, "group", "Finance")])),
+    ]
+    return fixture
+
+
+BUILDERS = {"demo": demo, "exclusion": exclusion}
+
+
+def write_all(folder=Path(__file__).parent / "fixtures"):
+    """python -m sandbox.fixtures [folder]: (re)write demo.json and exclusion.json."""
+    for name, build in BUILDERS.items():
+        out = Path(folder) / ("%s.json" % name)
+        out.write_text(json.dumps(build(), indent=1) + "\n")
+        print(out)
+
+
 if __name__ == "__main__":
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "fixtures" / "demo.json")
-    out.write_text(json.dumps(demo(), indent=1) + "\n")
-    print(out)
+    write_all(*sys.argv[1:2])

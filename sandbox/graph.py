@@ -63,7 +63,22 @@ PERMISSIONS = [  # (path prefix, GET roles, write roles)
     ("/directoryRoles", {"RoleManagement.Read.Directory", "RoleManagement.Read.All"} | DIRECTORY, set()),
     ("/roleManagement", {"RoleManagement.Read.Directory", "RoleManagement.Read.All"} | DIRECTORY, set()),
 ]
-PAGE_SIZE = {"policies": 100, "namedLocations": 100}
+PAGE_SIZE = {"policies": 100, "namedLocations": 100, "signIns": 1000}
+# texts of refusals whose exact Graph wording is [UNVERIFIED]; a fault switch "text_<key>" replaces one
+TEXTS = {
+    "trusted_delete": "1007: Locations marked as trusted can't be deleted without first removing the trusted "
+                      "designation.",
+    "location_in_use": "1007: The named location is used by Conditional Access policies: {policies}.",
+    "mmp_change": "Microsoft-managed policies can only be turned on or off and have users excluded. Duplicate the "
+                  "policy to make other changes.",
+    "mmp_delete": "Microsoft-managed policies cannot be deleted.",
+    "security_defaults": "1037: Security defaults is enabled in the tenant. Disable security defaults to enable "
+                         "Conditional Access policies.",
+}
+
+
+def text(faults, key, **values):
+    return (faults.get("text_" + key) or TEXTS[key]).format(**values)
 
 
 def now():
@@ -177,7 +192,7 @@ def condense_session(session):
 
 
 # -- service rules (what the schema does not check) ----------------------------------------------
-def check_policy_rules(policy, tenant, version, faults, lagging_locations):
+def check_policy_rules(policy, tenant, version, faults, lagging_locations, state_before=None):
     if not policy.get("displayName"):
         raise bad(schema_message("ConditionalAccessPolicy", ["displayName is required"]))
     cond = policy.get("conditions") or {}
@@ -236,9 +251,9 @@ def check_policy_rules(policy, tenant, version, faults, lagging_locations):
             continue
         if lid not in known or lagging_locations(lid):
             raise bad("1040: NamedLocation with id %s does not exist in the directory." % lid)
-    if policy.get("state") == "enabled" and tenant["securityDefaults"].get("isEnabled"):
-        raise bad("1037: Security defaults is enabled in the tenant. Disable security defaults to enable Conditional "
-                  "Access policies.")
+    # [UNVERIFIED] rule and text: turning a policy on while security defaults are on is refused
+    if policy.get("state") == "enabled" and state_before != "enabled" and tenant["securityDefaults"].get("isEnabled"):
+        raise bad(text(faults, "security_defaults"))
 
 
 def check_location_rules(location, tenant, creating):
@@ -421,7 +436,7 @@ class Graph:
                 out = {k: v for k, v in out.items() if k in keys}
             return 200, out
         if ctx["method"] == "DELETE":
-            return self.delete(tenant, kind, current)
+            return self.delete(tenant, kind, current, ctx["faults"])
         if ctx["method"] != "PATCH":
             raise GraphFailure(405, "Request_BadRequest", "Method not allowed.")
         patch = ctx["body"] or {}
@@ -441,28 +456,28 @@ class Graph:
             if current["displayName"].startswith(MMP_PREFIX) and ctx["faults"].get("mmp_locked", True):
                 if not mmp_change_allowed(current, after):
                     # Graph's exact text is [UNVERIFIED]; this one says what the portal says
-                    raise bad("Microsoft-managed policies can only be turned on or off and have users "
-                              "excluded. Duplicate the policy to make other changes.")
-            check_policy_rules(after, tenant, ctx["version"], ctx["faults"], self.state.lagging_location(tenant))
+                    raise bad(text(ctx["faults"], "mmp_change"))
+            check_policy_rules(after, tenant, ctx["version"], ctx["faults"], self.state.lagging_location(tenant),
+                               state_before=current.get("state"))
         after["modifiedDateTime"] = now()
         current.clear()
         current.update(after)
         self.state.mark_written(tenant, oid, kind)
         return 204, None
 
-    def delete(self, tenant, kind, current):
+    def delete(self, tenant, kind, current, faults):
         if kind == "namedLocations":
             if current.get("isTrusted"):
-                raise bad(self.state.texts.get("trusted_delete", "1007: Locations marked as trusted can't be deleted "
-                                               "without first removing the trusted designation."))
-            users = [p["displayName"] for p in tenant["policies"]
-                     if current["id"] in ((p.get("conditions") or {}).get("locations") or {}).get("includeLocations", [])
-                     + (((p.get("conditions") or {}).get("locations") or {}).get("excludeLocations") or [])]
-            if users:
-                raise bad(self.state.texts.get("location_in_use", "1007: The named location is used by Conditional "
-                                               "Access policies: %s." % ", ".join(users)))
-        elif current["displayName"].startswith(MMP_PREFIX):
-            raise bad("Microsoft-managed policies cannot be deleted.")
+                raise bad(text(faults, "trusted_delete"))
+            users = []
+            for item in tenant["policies"]:
+                locations = (item.get("conditions") or {}).get("locations") or {}
+                if current["id"] in (locations.get("includeLocations") or []) + (locations.get("excludeLocations") or []):
+                    users.append(item["displayName"])
+            if users:  # [UNVERIFIED] the portal refuses; Graph's behaviour and text are not documented
+                raise bad(text(faults, "location_in_use", policies=", ".join(users)))
+        elif current["displayName"].startswith(MMP_PREFIX) and faults.get("mmp_locked", True):
+            raise bad(text(faults, "mmp_delete"))
         tenant[kind].remove(current)
         tenant["deleted"][kind].append(dict(current, deletedDateTime=now()))
         return 204, None
@@ -504,7 +519,8 @@ class Graph:
         if not any(s for s in tenant["subscribedSkus"] if "AAD_PREMIUM" in str(s)):
             raise GraphFailure(403, "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
                                "Neither tenant is B2C or tenant doesn't have premium license")
-        return self.page(ctx, sorted(tenant["signIns"], key=lambda s: s.get("createdDateTime", ""), reverse=True))
+        return self.page(ctx, sorted(tenant["signIns"], key=lambda s: s.get("createdDateTime", ""), reverse=True),
+                         "signIns")
 
     # -- directory reads
     def directory_collection(self, ctx, tenant, kind):

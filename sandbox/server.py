@@ -27,7 +27,6 @@ class State:
 
     def __init__(self, fixture_path):
         self.lock = threading.RLock()
-        self.texts = {}
         self.load(fixture_path)
 
     def load(self, fixture_path):
