@@ -17,11 +17,17 @@ options:
     type: str
   cipp_api_scope:
     description:
-      - Token scope. Defaults to C(api://<client_id>/.default), the caller's own API client.
+      - Token scope. Defaults to C(api://<client_id>/.default), the caller's own API client, as CIPP's documentation
+        and the CIPP UI's "Copy API Scope" use it.
     type: str
 notes:
   - O(tenant_id), O(client_id) and the secret or certificate are those of the controller's own CIPP-API client in the
-    MSP tenant. That client needs a CIPP role with C(CIPP.Extension.ReadWrite) (for example editor).
+    MSP tenant. That client needs a CIPP role with C(CIPP.Extension.ReadWrite) (for example editor), and can only
+    manage clients whose role grants no more than its own.
+  - With O(access_token), the token must be one for the CIPP-API client's audience (C(api://<client id>)), not a Graph token.
+  - "CIPP answers a blocked IP and a missing permission with the same HTTP 403 text; the modules report it as
+    C(denied: IP not allowed or missing permission)."
+  - TLS is always verified; E(REQUESTS_CA_BUNDLE) selects a private CA bundle.
 """
 
     ACTIONGROUP = r"""

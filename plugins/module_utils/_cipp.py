@@ -178,7 +178,9 @@ def add_update_body(row, ranges):
     """
     body = {"ClientId": row["ClientId"],
             "IPRange": [{"label": r, "value": r} for r in ranges],  # CIPP reads .value: bare strings clear the list
-            "Enabled": row.get("Enabled") is True, "MCPAllowed": row.get("MCPAllowed") is True}
+            # as listed: CIPP stores Enabled as sent (missing = false) and casts MCPAllowed to bool
+            "Enabled": False if row.get("Enabled") is None else row["Enabled"],
+            "MCPAllowed": False if row.get("MCPAllowed") is None else row["MCPAllowed"]}
     if row.get("Role"):
         body["Role"] = {"label": row["Role"], "value": row["Role"]}
     return body

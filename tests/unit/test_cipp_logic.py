@@ -123,7 +123,9 @@ def test_add_update_body_replaces_all_four_fields_with_current_values():
     assert body == {"ClientId": RMM, "Role": {"label": "editor", "value": "editor"},
                     "IPRange": [{"label": "203.0.113.0/24", "value": "203.0.113.0/24"}], "Enabled": True, "MCPAllowed": True}
     assert "Role" not in add_update_body(row(Role=None), [])  # CIPP stores "" either way
-    assert add_update_body(row(Enabled="true"), [])["Enabled"] is False  # only a JSON true counts for SaveToAzure
+    # sent back as listed, even a legacy string (which SaveToAzure's "Enabled eq true" does not count)
+    assert add_update_body(row(Enabled="true"), [])["Enabled"] == "true"
+    assert add_update_body(row(Enabled=None, MCPAllowed=None), [])["Enabled"] is False
 
 
 def test_save_pending_is_the_uis_rule():
