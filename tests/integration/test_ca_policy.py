@@ -134,7 +134,7 @@ def test_part_b_example_every_time_through_beta_when_v1_refuses(sandbox, run_pla
     assert stored["sessionControls"]["signInFrequency"] == {
         "isEnabled": True, "frequencyInterval": "everyTime", "authenticationType": "primaryAndSecondaryAuthentication"}
     assert stored["state"] == "enabled"
-    posts = [e for e in sandbox.client.log(tenant=tenant) if e["method"] == "POST"]
+    posts = [e for e in sandbox.client.log(tenant=tenant) if e["api"] == "graph" and e["method"] == "POST"]
     assert [(e["version"], e["status"]) for e in posts] == [("v1.0", 400), ("beta", 201)]
     again = run(run_playbook, tenant, [part_b])
     assert again.rc == 0 and again.changed == 0
