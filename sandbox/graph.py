@@ -13,6 +13,9 @@ from urllib.parse import urlencode
 from .validation import schema_message
 
 CA = "/identity/conditionalAccess"
+LOCATION_TYPES = ("#microsoft.graph.ipNamedLocation", "#microsoft.graph.countryNamedLocation")
+LOCATION_TYPE_MISSING = ("1042: Unexpected type: namedLocationType for NamedLocations. Supported types are "
+                         "IpNamedLocation, CountryNamedLocation and PrivateLinkNamedLocation.")
 MMP_PREFIX = "Microsoft-managed:"
 SPECIAL_LOCATIONS = {"All", "AllTrusted", "00000000-0000-0000-0000-000000000000"}
 FLAGS = {
@@ -258,9 +261,8 @@ def check_policy_rules(policy, tenant, version, faults, lagging_locations, state
 
 def check_location_rules(location, tenant, creating):
     otype = location.get("@odata.type")
-    if otype not in ("#microsoft.graph.ipNamedLocation", "#microsoft.graph.countryNamedLocation"):
-        raise bad("1042: Unexpected type: namedLocationType for NamedLocations. Supported types are IpNamedLocation, "
-                  "CountryNamedLocation and PrivateLinkNamedLocation.")
+    if otype not in LOCATION_TYPES:
+        raise bad(LOCATION_TYPE_MISSING)
     if not location.get("displayName"):
         raise bad(schema_message("NamedLocation", ["displayName is required"]))
     if otype == "#microsoft.graph.ipNamedLocation":
@@ -441,9 +443,8 @@ class Graph:
             raise GraphFailure(405, "Request_BadRequest", "Method not allowed.")
         patch = ctx["body"] or {}
         if kind == "namedLocations":
-            if patch.get("@odata.type") not in ("#microsoft.graph.ipNamedLocation", "#microsoft.graph.countryNamedLocation"):
-                raise bad("1042: Unexpected type: namedLocationType for NamedLocations. The @odata.type of the named "
-                          "location is required on update.")
+            if patch.get("@odata.type") not in LOCATION_TYPES:
+                raise bad(LOCATION_TYPE_MISSING)
             if patch["@odata.type"] != current["@odata.type"]:
                 raise bad("1007: The type of a named location cannot be changed.")
         patch = normalise(patch)

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from . import tokens
-from .graph import CA, Graph, GraphFailure, fill_policy_defaults
+from .graph import CA, LOCATION_TYPE_MISSING, LOCATION_TYPES, Graph, GraphFailure, fill_policy_defaults
 from .validation import check_request
 
 TENANT_KEYS = {"users": [], "groups": [], "servicePrincipals": [], "organization": [], "namedLocations": [],
@@ -319,6 +319,10 @@ class Handler(BaseHTTPRequestHandler):
                 return self._graph_error(429, "TooManyRequests", "Too many requests.")
         if body and body.get("__invalid_json__"):
             return self._graph_error(400, "BadRequest", "Unable to read JSON request payload.")
+        if (method in ("POST", "PATCH") and isinstance(body, dict) and re.match(CA + r"/namedLocations(/[^/]+)?$", path)
+                and body.get("@odata.type") not in LOCATION_TYPES):
+            # Graph answers a location without its derived type with 1042 before any schema check (M365DSC#1561)
+            return self._graph_error(400, "BadRequest", LOCATION_TYPE_MISSING)
         if self.server.validate:
             refusal = check_request(method, "/v1.0" + path + ("?" + url.query if url.query else ""), body,
                                     "NamedLocation" if "namedLocations" in path else "ConditionalAccessPolicy")
