@@ -130,11 +130,15 @@ options:
                     type: list
                     elements: str
       applications:
-        description: What the policy applies to. Exactly one of C(include_applications), C(include_user_actions), C(include_authentication_context_class_references).
+        description:
+          - What the policy applies to. Exactly one of C(include_applications), C(include_user_actions),
+            C(include_authentication_context_class_references).
         type: dict
         suboptions:
           include_applications:
-            description: Application display names or appIds, or V(All), V(None), V(Office365), V(MicrosoftAdminPortals). V(Azure Static Web Apps) is the first-party app that fronts the CIPP UI. Must not be empty.
+            description:
+              - Application display names or appIds, or V(All), V(None), V(Office365), V(MicrosoftAdminPortals).
+              - V(Azure Static Web Apps) is the first-party app that fronts the CIPP UI. Must not be empty.
             type: list
             elements: str
           exclude_applications:
