@@ -1,0 +1,135 @@
+"""Policies.ensure() against a stand-in module and Graph: what is written, when, and through which endpoint."""
+
+import copy
+
+import pytest
+
+from ansible_collections.msp.conditional_access.plugins.module_utils._graph import GraphError
+from ansible_collections.msp.conditional_access.plugins.module_utils._policy import ARGUMENT_SPEC, Policies
+
+BG1 = "aaaaaaaa-0000-4000-8000-000000000001"
+SVC = "aaaaaaaa-0000-4000-8000-000000000002"
+POLICY = {"id": "p1", "displayName": "P", "state": "enabled",
+          "conditions": {"users": {"includeUsers": ["All"], "excludeUsers": [BG1], "includeGroups": [], "excludeGroups": [],
+                                   "includeRoles": [], "excludeRoles": [], "includeGuestsOrExternalUsers": None,
+                                   "excludeGuestsOrExternalUsers": None},
+                         "applications": {"includeApplications": ["All"], "excludeApplications": []},
+                         "clientAppTypes": ["all"], "locations": None},
+          "grantControls": {"operator": "OR", "builtInControls": ["mfa"], "authenticationStrength": None},
+          "sessionControls": None}
+
+
+class StandInGraph:
+    lag_retries = 0
+
+    def __init__(self, policies, refuse_every_time_on_v1=False):
+        self.policies = copy.deepcopy(policies)
+        self.refuse = refuse_every_time_on_v1
+        self.sent = []
+
+    def list(self, path, params=None):
+        if path.endswith("/policies"):
+            name = params["$filter"].split(" eq ")[1][1:-1]
+            return [p for p in self.policies if p["displayName"] == name]
+        if path == "/users":
+            upn = params["$filter"].split(" eq ")[1][1:-1]
+            return [{"id": {"bg1@x": BG1, "svc@x": SVC}[upn], "userPrincipalName": upn}]
+        raise AssertionError(path)
+
+    def get(self, path):
+        if path.startswith("/users/"):
+            return {"id": path[7:], "userPrincipalName": {BG1: "bg1@x", SVC: "svc@x"}[path[7:]]}
+        return self.request("GET", path)
+
+    def get_after_write(self, path):
+        return self.request("GET", path)
+
+    def request(self, method, path, body=None, version=None, lag_retries=0):
+        self.sent.append((method, path, copy.deepcopy(body), version or "v1.0"))
+        if method == "GET":
+            return copy.deepcopy(next(p for p in self.policies if path.endswith(p["id"])))
+        every_time = ((body or {}).get("sessionControls") or {}).get("signInFrequency", {}).get("frequencyInterval")
+        if self.refuse and every_time == "everyTime" and version != "beta":
+            raise GraphError(400, "BadRequest", "1038: The policy contains preview features.", method, path)
+        if method == "POST":
+            created = dict(copy.deepcopy(body), id="new")
+            self.policies.append(created)
+            return created
+        if method == "PATCH":
+            target = next(p for p in self.policies if path.endswith(p["id"]))
+            for key, value in body.items():
+                if key == "conditions":
+                    target["conditions"].update(copy.deepcopy(value))
+                else:
+                    target[key] = copy.deepcopy(value)
+        return None
+
+
+class StandInModule:
+    def __init__(self, graph, check_mode=False, **params):
+        self.params = {k: v.get("default") for k, v in ARGUMENT_SPEC.items()}
+        self.params.update(params)
+        self.graph = graph
+        self.check_mode = check_mode
+        self._diff = True
+
+    def write(self, method, path, body=None, version=None, lag_retries=0):
+        if self.check_mode:
+            return None
+        return self.graph.request(method, path, body=body, version=version, lag_retries=lag_retries)
+
+
+def ensure(graph, **params):
+    return Policies(StandInModule(graph, **params)).ensure()
+
+
+def writes(graph):
+    return [s for s in graph.sent if s[0] != "GET"]
+
+
+def test_same_task_twice_writes_once_and_only_what_changed():
+    graph = StandInGraph([POLICY])
+    task = dict(display_name="P", conditions={"users": {"exclude_users": ["svc@x"]}})
+    first = ensure(graph, **task)
+    assert first["changed"] is True
+    [(method, _, body, version)] = writes(graph)
+    assert (method, version) == ("PATCH", "v1.0")
+    assert list(body) == ["conditions"] and list(body["conditions"]) == ["users"]
+    assert body["conditions"]["users"]["excludeUsers"] == [BG1, SVC]
+    assert body["conditions"]["users"]["includeUsers"] == ["All"]  # the users object goes complete
+    assert first["policy"]["conditions"]["users"]["excludeUsers"] == [BG1, SVC]  # read back
+    assert first["diff"]["after"]["conditions"]["users"]["exclude_users"] == ["bg1@x", "svc@x"]
+    second = ensure(graph, **task)
+    assert second["changed"] is False and len(writes(graph)) == 1
+
+
+def test_check_mode_predicts_and_writes_nothing():
+    graph = StandInGraph([POLICY])
+    result = ensure(graph, check_mode=True, display_name="P", policy_state="report_only")
+    assert result["changed"] is True and writes(graph) == []
+    assert (result["diff"]["before"]["policy_state"], result["diff"]["after"]["policy_state"]) == ("enabled", "report_only")
+
+
+def test_every_time_refused_by_v1_is_written_through_beta_and_read_back_there():
+    graph = StandInGraph([], refuse_every_time_on_v1=True)
+    result = ensure(graph, display_name="B", conditions={"users": {"include_users": ["svc@x"]},
+                                                         "applications": {"include_applications": ["All"]}},
+                    grant_controls={"built_in_controls": ["mfa"]},
+                    session_controls={"sign_in_frequency": {"frequency_interval": "every_time"}})
+    assert [(s[0], s[3]) for s in writes(graph)] == [("POST", "v1.0"), ("POST", "beta")]
+    assert writes(graph)[0][2] == writes(graph)[1][2]
+    assert writes(graph)[1][2]["state"] == "enabledForReportingButNotEnforced"  # new policies start report-only
+    assert result["changed"] is True and any("beta" in w for w in result["warnings"])
+
+
+def test_other_graph_errors_are_not_retried_on_beta():
+    class Refusing(StandInGraph):
+        def request(self, method, path, body=None, version=None, lag_retries=0):
+            if method == "PATCH":
+                self.sent.append((method, path, body, version or "v1.0"))
+                raise GraphError(400, "BadRequest", "1040: NamedLocation with id x does not exist.", method, path)
+            return super().request(method, path, body, version, lag_retries)
+    graph = Refusing([POLICY])
+    with pytest.raises(GraphError):
+        ensure(graph, display_name="P", description="d")
+    assert [s[3] for s in writes(graph)] == ["v1.0"]
