@@ -130,7 +130,17 @@ def validate(method, url, body=None):
 
 # Requests without a body are validated once per shape: ids do not change whether a path, method or query is valid.
 _ID = re.compile(r"/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?=/|\?|$)")
+_UPN = re.compile(r"/[^/?]+@[^/?]+(?=\?|$)")
 _bodyless = {}
+# query options the schema types as free strings: their values never change the verdict
+_FREE_TEXT = {"$filter", "$search", "$skiptoken"}  # ($select, $orderby, $expand are enums)
+
+
+def _shape(method, url):
+    parts = urlsplit(url)
+    path = _UPN.sub("/{upn}", _ID.sub("/{id}", parts.path))
+    query = tuple(sorted((k, "*" if k in _FREE_TEXT else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)))
+    return method, path, query
 
 
 def _one_range_per_shape(body):
@@ -159,7 +169,7 @@ def check_request(method, url, body, kind):
     kind is the entity named in a body error: ConditionalAccessPolicy or NamedLocation.
     """
     if body is None:
-        key = (method, _ID.sub("/{id}", url))
+        key = _shape(method, url)
         if key not in _bodyless:
             if len(_bodyless) > 5000:
                 _bodyless.clear()

@@ -173,6 +173,10 @@ def test_unknown_paths_methods_and_query_options(graph):
     assert bogus.status_code == 400 and "bogus" in bogus.json()["error"]["message"]
     assert graph.call("PUT", POLICIES + "/00000000-0000-4000-8000-000000000001", new_policy()).status_code == 405
     assert graph.get(POLICIES + "?$top=abc").status_code == 400
+    assert graph.get(POLICIES + "?$select=displayName").status_code == 200
+    unknown = graph.get(POLICIES + "?$select=displayNam")  # same shape as the valid one: not answered from cache
+    assert unknown.status_code == 400 and "displayNam" in unknown.json()["error"]["message"]
+    assert graph.get("/v1.0/users/nobody@example.com?$select=id").status_code == 404
 
 
 @pytest.mark.parametrize("case", sorted(CASES.glob("*/*.json")), ids=lambda p: "%s/%s" % (p.parent.name, p.stem))
