@@ -170,11 +170,12 @@ def check_request(method, url, body, kind):
     """
     if body is None:
         key = _shape(method, url)
-        if key not in _bodyless:
+        errors = _bodyless.get(key)  # handler threads share the cache: read once, no check-then-read
+        if errors is None:
+            errors = validate(method, url)
             if len(_bodyless) > 5000:
                 _bodyless.clear()
-            _bodyless[key] = validate(method, url)
-        errors = _bodyless[key]
+            _bodyless[key] = errors
     else:
         errors = validate(method, url, _one_range_per_shape(body))
     if not errors:
