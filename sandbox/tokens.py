@@ -86,3 +86,5 @@ def assertion_problem(assertion, assertion_type, app):
             return ("AADSTS700027: The certificate with identifier used to sign the client assertion is not "
                     "registered on application. [Reason - The key was not found.]")
     return None
+
+decode = decode_token  # the name the brief uses; CONTRACTS.md says decode_token

@@ -10,10 +10,10 @@ import time
 import pytest
 import requests
 
-from conftest import DEMO_FIXTURE, REPO, msp_tenant_id
+from conftest import DEMO_FIXTURE, REPO
 from sandbox.fixtures import generate
-from sandbox_testlib import (EXCLUSION_FIXTURE, LOCATIONS, POLICIES, Graph, graph, ip_location,  # noqa: F401
-                             new_policy, trust_sandbox_ca)
+from sandbox_testlib import EXCLUSION_FIXTURE, LOCATIONS, POLICIES, Graph, ip_location, new_policy
+from sandbox_testlib import graph, trust_sandbox_ca  # noqa: F401 pylint: disable=unused-import (pytest fixtures)
 
 
 def test_log_entries_and_counters(graph, sandbox_reset):
@@ -41,7 +41,7 @@ def test_log_entries_and_counters(graph, sandbox_reset):
 
 def test_throttle_is_a_sliding_second_without_retry_after(graph, sandbox_reset):
     sandbox_reset.client.set_faults(tenant=graph.tenant, throttle_rps=2)
-    burst = [graph.get(POLICIES) for _ in range(4)]
+    burst = [graph.get(POLICIES) for _attempt in range(4)]
     assert [r.status_code for r in burst[:2]] == [200, 200]
     throttled = [r for r in burst if r.status_code == 429]
     assert throttled and all("Retry-After" not in r.headers for r in throttled)
@@ -51,12 +51,12 @@ def test_throttle_is_a_sliding_second_without_retry_after(graph, sandbox_reset):
     assert graph.get(POLICIES).status_code == 200
     assert sandbox_reset.client.counters()["throttled"][graph.tenant] == len(throttled)
     other = Graph(sandbox_reset, "22222222-2222-4222-8222-222222222222")
-    assert [other.get(POLICIES).status_code for _ in range(2)] == [200, 200]  # per tenant
+    assert [other.get(POLICIES).status_code for _attempt in range(2)] == [200, 200]  # per tenant
 
 
 def test_unavailable_every_nth_with_retry_after(graph, sandbox_reset):
     sandbox_reset.client.set_faults(tenant=graph.tenant, unavailable_every=2, retry_after=7)
-    statuses = [graph.get(POLICIES) for _ in range(4)]
+    statuses = [graph.get(POLICIES) for _attempt in range(4)]
     assert [r.status_code for r in statuses] == [200, 503, 200, 503]
     assert statuses[1].headers["Retry-After"] == "7"
 
@@ -67,7 +67,7 @@ def test_replication_lag(graph, sandbox_reset):
     body = new_policy(conditions={"users": {"includeUsers": ["All"]}, "applications": {"includeApplications": ["All"]},
                                   "locations": {"includeLocations": ["All"], "excludeLocations": [lid]}})
     assert graph.error("POST", POLICIES, body).startswith("1040:")
-    assert [graph.get(LOCATIONS + "/" + lid).status_code for _ in range(2)] == [404, 200]
+    assert [graph.get(LOCATIONS + "/" + lid).status_code for _attempt in range(2)] == [404, 200]
     assert graph.call("POST", POLICIES, body).status_code == 201
 
 
@@ -78,7 +78,7 @@ def test_forbidden_error_500_latency_and_dropped_connections(graph, sandbox_rese
     assert denied.status_code == 403 and denied.json()["error"]["code"] == "Authorization_RequestDenied"
     client.reset()
     client.set_faults(tenant=graph.tenant, error_500_after=1)
-    assert [graph.get(POLICIES).status_code for _ in range(2)] == [200, 500]
+    assert [graph.get(POLICIES).status_code for _attempt in range(2)] == [200, 500]
     client.reset()
     client.set_faults(tenant=graph.tenant, latency_ms=300)
     started = time.monotonic()

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sandbox_testlib import (LOCATIONS, POLICIES, custom_fixture, graph, ip_location, new_policy,  # noqa: F401
-                             trust_sandbox_ca)
+from sandbox_testlib import LOCATIONS, POLICIES, ip_location, new_policy
+from sandbox_testlib import custom_fixture, graph, trust_sandbox_ca  # noqa: F401 pylint: disable=unused-import (pytest fixtures)
 
 CASES = Path("/work/shared/reference/graph-openapi/cases")
 TAILSPIN = "44444444-4444-4444-8444-444444444444"
@@ -22,8 +22,8 @@ def conditions(users=None, apps=None, **extra):
 
 
 def test_misspelt_property_is_1007_with_the_explained_path(graph, sandbox_reset):
-    message = graph.error("POST", POLICIES, new_policy(conditions=conditions(users={"includeUsers": ["All"],
-                                                                                      "excludeUserz": []})))
+    misspelt = conditions(users={"includeUsers": ["All"], "excludeUserz": []})
+    message = graph.error("POST", POLICIES, new_policy(conditions=misspelt))
     assert message.startswith("1007: Incoming ConditionalAccessPolicy object is null or does not match the schema of "
                               "ConditionalAccessPolicy type.")
     assert "$.conditions.users: unknown property 'excludeUserz' for conditionalAccessUsers" in message
@@ -145,8 +145,8 @@ def test_microsoft_managed_policy_rules(sandbox_reset):
     users["excludeUsers"] = ["b1b1b1b1-0000-4000-8000-000000000001"]
     assert graph.call("PATCH", path, {"conditions": {"users": users}}).status_code == 204
     assert graph.call("PATCH", path, {"state": "disabled"}).status_code == 204
-    assert "Microsoft-managed" in graph.error("PATCH", path, {"grantControls": {"operator": "OR",
-                                                                                 "builtInControls": ["block"]}})
+    block = {"grantControls": {"operator": "OR", "builtInControls": ["block"]}}
+    assert "Microsoft-managed" in graph.error("PATCH", path, block)
     assert "Microsoft-managed" in graph.error("PATCH", path, {"displayName": "renamed"})
     assert "Microsoft-managed" in graph.error("PATCH", path, {"conditions": {"users": {"includeUsers": ["All"]}}})
     assert "Microsoft-managed" in graph.error("DELETE", path)

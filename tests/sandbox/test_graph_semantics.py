@@ -3,8 +3,8 @@
 import pytest
 
 from conftest import load_fixture, msp_tenant_id
-from sandbox_testlib import (EXCLUSION_FIXTURE, LOCATIONS, POLICIES, Graph, custom_fixture,  # noqa: F401 (fixtures)
-                             graph, ip_location, new_policy, trust_sandbox_ca)
+from sandbox_testlib import EXCLUSION_FIXTURE, LOCATIONS, POLICIES, Graph, ip_location, new_policy
+from sandbox_testlib import custom_fixture, graph, trust_sandbox_ca  # noqa: F401 pylint: disable=unused-import (pytest fixtures)
 
 GUESTS = {"guestOrExternalUserTypes": "serviceProvider,internalGuest", "externalTenants": {
     "@odata.type": "#microsoft.graph.conditionalAccessEnumeratedExternalTenants", "membershipKind": "enumerated",
@@ -201,8 +201,8 @@ def test_sign_ins_filter_and_report_only_results(graph, sandbox_reset):
     assert every and all(s["createdDateTime"] >= "2026-11-19" for s in every)
     assert {p["result"] for s in every for p in s["appliedConditionalAccessPolicies"]} == {"failure", "reportOnlyFailure"}
     masked = Graph(sandbox_reset, graph.tenant, prefer=False).get(query.replace("&$top=1", "")).json()["value"]
-    assert {p["result"] for s in masked for p in s["appliedConditionalAccessPolicies"]} == {"failure",
-                                                                                             "unknownFutureValue"}
+    masked_results = {p["result"] for s in masked for p in s["appliedConditionalAccessPolicies"]}
+    assert masked_results == {"failure", "unknownFutureValue"}
     assert graph.get("/v1.0/auditLogs/signIns?$filter=appliedConditionalAccessPolicies/any(p:p/id eq 'x')").json()[
         "value"] == []
 
@@ -221,8 +221,8 @@ def test_app_permissions_are_checked_per_route(sandbox, custom_fixture):
               "display_name": "reader", "roles": ["Policy.Read.All"]}
     custom_fixture(lambda fixture: fixture["apps"].append(reader))
     from sandbox_testlib import get_token
-    graph = Graph(sandbox, msp_tenant_id(), token=get_token(sandbox, msp_tenant_id(), reader["client_id"],
-                                                              reader["client_secret"]))
+    token = get_token(sandbox, msp_tenant_id(), reader["client_id"], reader["client_secret"])
+    graph = Graph(sandbox, msp_tenant_id(), token=token)
     assert graph.get(POLICIES).status_code == 200
     for response in (graph.call("POST", POLICIES, new_policy()), graph.get("/v1.0/users"), graph.get("/v1.0/groups")):
         assert response.status_code == 403

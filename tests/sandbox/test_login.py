@@ -9,7 +9,8 @@ from azure.identity import CertificateCredential, ClientSecretCredential
 
 from conftest import load_fixture, msp_tenant_id
 from sandbox.tokens import decode_token, issue
-from sandbox_testlib import POLICIES, Graph, custom_fixture, get_token, trust_sandbox_ca  # noqa: F401 (fixtures)
+from sandbox_testlib import POLICIES, Graph, get_token
+from sandbox_testlib import custom_fixture, trust_sandbox_ca  # noqa: F401 pylint: disable=unused-import (pytest fixtures)
 
 APP = load_fixture()["apps"][0]
 UNKNOWN_TENANT = "abababab-0000-4000-8000-000000000000"
