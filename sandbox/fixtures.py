@@ -47,10 +47,10 @@ def users_block(**kw):
 def policy(tid, name, users, state="enabled", grant=("mfa",), apps=("All",), client_app_types=("all",), **extra):
     body = {"id": gid(tid, "policy", name), "displayName": name, "state": state, "createdDateTime": "2026-01-05T10:00:00Z",
             "modifiedDateTime": None, "templateId": None, "description": None,
-            "conditions": {"users": users, "applications": {"includeApplications": list(apps), "excludeApplications": [],
-                                                              "includeUserActions": [],
-                                                              "includeAuthenticationContextClassReferences": [],
-                                                              "applicationFilter": None},
+            "conditions": {"users": users,
+                           "applications": {"includeApplications": list(apps), "excludeApplications": [],
+                                            "includeUserActions": [], "includeAuthenticationContextClassReferences": [],
+                                            "applicationFilter": None},
                            "clientAppTypes": list(client_app_types), "userRiskLevels": [], "signInRiskLevels": [],
                            "servicePrincipalRiskLevels": [], "platforms": None, "locations": None, "devices": None,
                            "clientApplications": None, "insiderRiskLevels": None, "authenticationFlows": None},
@@ -132,8 +132,8 @@ def demo():
     tenants = {
         MSP: msp,
         fab: client_tenant(fab, "Fabrikam", "fabrikam.onmicrosoft.com", [
-            policy(fab, "Require MFA for all users", users_block(includeUsers=["All"],
-                                                                  excludeUsers=[gid(fab, "user", "breakglass@fabrikam.onmicrosoft.com")])),
+            policy(fab, "Require MFA for all users", users_block(
+                includeUsers=["All"], excludeUsers=[gid(fab, "user", "breakglass@fabrikam.onmicrosoft.com")])),
             policy(fab, "Block legacy authentication", users_block(includeUsers=["All"]), grant=("block",),
                    client_app_types=("exchangeActiveSync", "other")),
             policy(fab, "Admins need MFA", users_block(includeRoles=[GLOBAL_ADMIN]), state="enabledForReportingButNotEnforced"),

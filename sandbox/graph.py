@@ -531,8 +531,8 @@ class Graph:
         for item in tenant.get(kind) or []:
             if item.get("id") == key or (item.get("userPrincipalName") or "").lower() == key.lower():
                 return 200, copy.deepcopy(item)
-        raise GraphFailure(404, "Request_ResourceNotFound", "Resource '%s' does not exist or one of its queried reference-"
-                                                          "property objects are not present." % key)
+        raise GraphFailure(404, "Request_ResourceNotFound", "Resource '%s' does not exist or one of its queried "
+                           "reference-property objects are not present." % key)
 
     def directory_roles(self, ctx, tenant):
         roles = [{"id": str(uuid.uuid5(uuid.NAMESPACE_URL, tid)), "roleTemplateId": tid, "displayName": name}

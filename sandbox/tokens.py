@@ -87,4 +87,5 @@ def assertion_problem(assertion, assertion_type, app):
                     "registered on application. [Reason - The key was not found.]")
     return None
 
+
 decode = decode_token  # the name the brief uses; CONTRACTS.md says decode_token

@@ -127,7 +127,6 @@ def validate(method, url, body=None):
     return messages
 
 
-
 # Requests without a body are validated once per shape: ids do not change whether a path, method or query is valid.
 _ID = re.compile(r"/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?=/|\?|$)")
 _UPN = re.compile(r"/[^/?]+@[^/?]+(?=\?|$)")
