@@ -38,6 +38,17 @@ FLAG_ORDER = ("none", "internalGuest", "b2bCollaborationGuest", "b2bCollaboratio
 TENANTLESS_TYPES = frozenset(["none", "internalGuest"])
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
+# Who is let in and which policies are looked at: shared by ca_client_exclusion and its _info
+# module, so that a report and a change read the same options the same way.
+EXCLUSION_TARGET_SPEC = dict(
+    msp_tenant_id=dict(type="str", required=True),
+    msp_tenant_name=dict(type="str"),
+    mode=dict(type="str", default="gdap", choices=["gdap", "direct"]),
+    service_account=dict(type="str"),
+    policies=dict(type="list", elements="str"),
+)
+EXCLUSION_TARGET_REQUIRED_IF = [("mode", "direct", ("service_account",))]
+
 # Graph errors that stop the whole run: the next PATCH would fail the same way.
 FATAL_STATUSES = (None, 401, 403, 429, 500, 502, 503, 504)
 

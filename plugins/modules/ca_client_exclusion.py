@@ -180,25 +180,25 @@ graph_requests:
   type: int
 """
 
-from ansible_collections.msp.conditional_access.plugins.module_utils._exclusion import ClientExclusion
+from ansible_collections.msp.conditional_access.plugins.module_utils._exclusion import (
+    EXCLUSION_TARGET_REQUIRED_IF,
+    EXCLUSION_TARGET_SPEC,
+    ClientExclusion,
+)
 from ansible_collections.msp.conditional_access.plugins.module_utils._module import GraphModule
 
 
 def main():
     module = GraphModule(
         argument_spec=dict(
-            msp_tenant_id=dict(type="str", required=True),
-            msp_tenant_name=dict(type="str"),
-            mode=dict(type="str", default="gdap", choices=["gdap", "direct"]),
-            service_account=dict(type="str"),
+            EXCLUSION_TARGET_SPEC,
             state=dict(type="str", default="present", choices=["present", "absent"]),
             scope=dict(type="str", default="targeting", choices=["targeting", "all"]),
             include_disabled=dict(type="bool", default=True),
-            policies=dict(type="list", elements="str"),
             managed_policies=dict(type="str", default="exclude", choices=["exclude", "skip", "clone_and_disable"]),
             clone_prefix=dict(type="str", default="Clone - "),
         ),
-        required_if=[("mode", "direct", ("service_account",))],
+        required_if=EXCLUSION_TARGET_REQUIRED_IF,
     )
     module.run(ClientExclusion(module).run)
 

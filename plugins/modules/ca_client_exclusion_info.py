@@ -104,21 +104,16 @@ graph_requests:
   type: int
 """
 
-from ansible_collections.msp.conditional_access.plugins.module_utils._exclusion import exclusion_report
+from ansible_collections.msp.conditional_access.plugins.module_utils._exclusion import (
+    EXCLUSION_TARGET_REQUIRED_IF,
+    EXCLUSION_TARGET_SPEC,
+    exclusion_report,
+)
 from ansible_collections.msp.conditional_access.plugins.module_utils._module import GraphModule
 
 
 def main():
-    module = GraphModule(
-        argument_spec=dict(
-            msp_tenant_id=dict(type="str", required=True),
-            msp_tenant_name=dict(type="str"),
-            mode=dict(type="str", default="gdap", choices=["gdap", "direct"]),
-            service_account=dict(type="str"),
-            policies=dict(type="list", elements="str"),
-        ),
-        required_if=[("mode", "direct", ("service_account",))],
-    )
+    module = GraphModule(argument_spec=EXCLUSION_TARGET_SPEC, required_if=EXCLUSION_TARGET_REQUIRED_IF)
     module.run(lambda: exclusion_report(module))
 
 
