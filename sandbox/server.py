@@ -157,6 +157,7 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(raw)
 
     def _graph_error(self, status, code, message, headers=None):
+        self.last_graph_error = {"code": code, "message": message}
         body = {"error": {"code": code, "message": message, "innerError": {
             "date": time.strftime("%Y-%m-%dT%H:%M:%S"), "request-id": str(uuid.uuid4()),
             "client-request-id": self.headers.get("client-request-id") or str(uuid.uuid4())}}}
@@ -295,7 +296,11 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(2)
             return
+        self.last_graph_error = None
         status = self.graph_status(method, version, path, query, body, claims, tid, faults, call_no, url)
+        if status >= 400 and self.last_graph_error:
+            # the Graph error code and message, so a test can tell a 400 for 1038 from one for 1011
+            entry["error"] = self.last_graph_error
         with state.lock:
             state.record(status=status, **dict(entry, write=entry["write"] and status < 400))
 

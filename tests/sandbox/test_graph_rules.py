@@ -83,6 +83,11 @@ def test_everytime_requires_beta_switch(graph, sandbox_reset):
     body = new_policy(sessionControls={"signInFrequency": {"isEnabled": True, "frequencyInterval": "everyTime"}})
     assert graph.error("POST", POLICIES, body).startswith("1038:")
     graph.create(POLICIES.replace("v1.0", "beta"), body)
+    refused, accepted = sandbox_reset.client.log(graph.tenant)[-2:]
+    assert (refused["status"], refused["error"]["code"], refused["write"]) == (400, "BadRequest", False)
+    assert refused["error"]["message"].startswith("1038:") and refused["path"].startswith("/v1.0/")
+    assert (accepted["status"], accepted["write"], accepted["path"].startswith("/beta/")) == (201, True, True)
+    assert "error" not in accepted
 
 
 def test_location_rules(graph, sandbox_reset):
