@@ -43,7 +43,6 @@ class GraphModule(AnsibleModule):
     def __init__(self, argument_spec=None, api_version="v1.0", **kwargs):
         spec = copy.deepcopy(AUTH_ARGUMENT_SPEC)
         spec.update(argument_spec or {})
-        kwargs.setdefault("supports_check_mode", True)
         super().__init__(argument_spec=spec, **kwargs)
         self.api_version = api_version
         self._graph = None

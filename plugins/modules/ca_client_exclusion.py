@@ -190,6 +190,7 @@ from ansible_collections.msp.conditional_access.plugins.module_utils._module imp
 
 def main():
     module = GraphModule(
+        supports_check_mode=True,
         argument_spec=dict(
             EXCLUSION_TARGET_SPEC,
             state=dict(type="str", default="present", choices=["present", "absent"]),

@@ -113,7 +113,7 @@ from ansible_collections.msp.conditional_access.plugins.module_utils._module imp
 
 
 def main():
-    module = GraphModule(argument_spec=EXCLUSION_TARGET_SPEC, required_if=EXCLUSION_TARGET_REQUIRED_IF)
+    module = GraphModule(supports_check_mode=True, argument_spec=EXCLUSION_TARGET_SPEC, required_if=EXCLUSION_TARGET_REQUIRED_IF)
     module.run(lambda: exclusion_report(module))
 
 

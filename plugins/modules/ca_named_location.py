@@ -111,6 +111,7 @@ from ansible_collections.msp.conditional_access.plugins.module_utils._module imp
 
 def main():
     module = GraphModule(
+        supports_check_mode=True,
         argument_spec=dict(
             display_name=dict(type="str"),
             id=dict(type="str"),

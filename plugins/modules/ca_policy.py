@@ -513,7 +513,7 @@ from ansible_collections.msp.conditional_access.plugins.module_utils._policy imp
 
 
 def main():
-    module = GraphModule(argument_spec=ARGUMENT_SPEC, required_one_of=[("display_name", "id")])
+    module = GraphModule(supports_check_mode=True, argument_spec=ARGUMENT_SPEC, required_one_of=[("display_name", "id")])
     module.run(Policies(module).ensure)
 
 

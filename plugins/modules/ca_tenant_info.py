@@ -143,6 +143,7 @@ from ansible_collections.msp.conditional_access.plugins.module_utils._tenant imp
 
 def main():
     module = GraphModule(
+        supports_check_mode=True,
         argument_spec=dict(
             gather_subset=dict(type="list", elements="str", choices=list(SECTIONS), default=list(SECTIONS)),
             users=dict(type="list", elements="str"),

@@ -153,7 +153,7 @@ def main():
         controller_ip=dict(type="str"),
         force=dict(type="bool", default=False),
     )
-    module = GraphModule(argument_spec=spec)
+    module = GraphModule(supports_check_mode=True, argument_spec=spec)
     module.run(ApiClientIps(module).ensure)
 
 

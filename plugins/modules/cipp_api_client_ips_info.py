@@ -79,7 +79,7 @@ from ansible_collections.msp.conditional_access.plugins.module_utils._module imp
 
 
 def main():
-    module = GraphModule(argument_spec=dict(CIPP_ARGUMENT_SPEC))
+    module = GraphModule(supports_check_mode=True, argument_spec=dict(CIPP_ARGUMENT_SPEC))
     module.run(lambda: list_clients(module))
 
 
