@@ -125,8 +125,11 @@ class NamedLocations:
         if kind == "ip" and any(k in fields for k in country_fields):
             raise InvalidOption("countries_and_regions", p.get("countries_and_regions"),
                                 "country options do not apply to an IP location")
-        if kind == "country" and "isTrusted" in fields and fields["isTrusted"]:
+        if kind == "country" and fields.get("isTrusted"):
             raise InvalidOption("is_trusted", True, "only IP locations can be trusted")
+        if kind == "country":
+            # countryNamedLocation has no isTrusted at all: Graph refuses the property even when false
+            fields.pop("isTrusted", None)
         fields["@odata.type"] = IP_TYPE if kind == "ip" else COUNTRY_TYPE
         return fields
 
@@ -141,7 +144,9 @@ class NamedLocations:
                     return None
                 raise
         matches = self.graph.list(LOCATIONS, params={"$filter": "displayName eq %s" % odata_quote(p["display_name"])})
-        matches = [m for m in matches if m.get("displayName") == p["display_name"]]
+        # Graph's eq is case-insensitive; keep the filter's view so "office" never creates a second "Office"
+        # and case variants count as the ambiguity they are.
+        matches = [m for m in matches if (m.get("displayName") or "").casefold() == p["display_name"].casefold()]
         if len(matches) > 1:
             raise InvalidOption("display_name", p["display_name"],
                                 "%d named locations have this name (ids: %s); pass id to choose one"
@@ -222,7 +227,12 @@ class NamedLocations:
 def list_locations(graph, display_name=None, location_id=None, with_references=False):
     """For ca_named_location_info: the locations, summarised, optionally with the policies using them."""
     if location_id:
-        locations = [graph.get("%s/%s" % (LOCATIONS, location_id))]
+        try:
+            locations = [graph.get("%s/%s" % (LOCATIONS, location_id))]
+        except GraphError as exc:  # an info module reports "none", it does not fail on an unknown id
+            if exc.status != 404:
+                raise
+            locations = []
     elif display_name:
         locations = graph.list(LOCATIONS, params={"$filter": "displayName eq %s" % odata_quote(display_name)})
     else:

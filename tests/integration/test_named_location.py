@@ -98,6 +98,13 @@ def test_country_location_and_type_change_refused(sandbox, run_playbook, tenant)
     [stored] = locations_named(sandbox, tenant, name)
     assert stored["@odata.type"] == "#microsoft.graph.countryNamedLocation"
     assert sorted(stored["countriesAndRegions"]) == ["BE", "NL"]
+    # "not trusted" is what a country location is anyway: accepted, and no isTrusted goes to Graph (it refuses it)
+    writes = len(graph_writes(sandbox, tenant))
+    untrusted = run(run_playbook, tenant, {"display_name": name, "countries_and_regions": ["NL", "BE", "DE"],
+                                           "is_trusted": False})
+    assert untrusted.rc == 0, untrusted.stdout
+    [patch] = graph_writes(sandbox, tenant)[writes:]
+    assert "isTrusted" not in patch["body"] and sorted(patch["body"]["countriesAndRegions"]) == ["BE", "DE", "NL"]
     writes = len(graph_writes(sandbox, tenant))
     switched = run(run_playbook, tenant, {"display_name": name, "ip_ranges": ["203.0.113.0/24"]})
     assert switched.rc != 0
@@ -111,6 +118,8 @@ def test_country_location_and_type_change_refused(sandbox, run_playbook, tenant)
     ({"ip_ranges": []}, "ip_ranges", "[]"),
     ({"countries_and_regions": ["Narnia"]}, "countries_and_regions", "Narnia"),
     ({"countries_and_regions": ["NL"], "is_trusted": True}, "is_trusted", "True"),
+    ({"ip_ranges": ["100.%d.%d.0/24" % (i // 250, i % 250) for i in range(2001)]}, "ip_ranges", "at most 2000"),
+    ({"ip_ranges": ["2001::/8"]}, "ip_ranges", "2001::/8"),
 ])
 def test_bad_input_is_a_clear_error_and_writes_nothing(sandbox, run_playbook, tenant, args, option, value):
     result = run(run_playbook, tenant, dict(args, display_name="Bad input (test)"))
@@ -134,6 +143,32 @@ def test_ambiguous_display_name_fails_listing_ids(sandbox, run_playbook, tenant)
     # with the id, the task is unambiguous
     chosen = run(run_playbook, tenant, {"id": "11111111-0000-4000-8000-000000000002", "ip_ranges": ["192.0.2.0/25"]})
     assert chosen.rc == 0 and chosen.task("location")["changed"] is True
+
+
+def test_name_differing_only_in_case_is_the_same_location(sandbox, run_playbook, tenant):
+    assert run(run_playbook, tenant, {"display_name": "Branch Office (test)", "ip_ranges": ["192.0.2.0/24"]}).rc == 0
+    writes = len(graph_writes(sandbox, tenant))
+    renamed = run(run_playbook, tenant, {"display_name": "branch office (test)", "ip_ranges": ["192.0.2.0/24"]},
+                  diff=True)
+    assert renamed.rc == 0 and renamed.task("location")["changed"] is True
+    [patch] = graph_writes(sandbox, tenant)[writes:]
+    assert patch["method"] == "PATCH" and patch["body"]["displayName"] == "branch office (test)"
+    assert [loc["displayName"] for loc in sandbox.client.locations(tenant)
+            if loc["displayName"].lower() == "branch office (test)"] == ["branch office (test)"]
+
+
+def test_info_with_an_unknown_id_returns_nothing(run_playbook, tenant):
+    info = run_playbook("""
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: info
+      msp.conditional_access.ca_named_location_info:
+        tenant_id: "{{ tenant }}"
+        id: 99999999-0000-4000-8000-000000000000
+""", extra_vars={"tenant": tenant})
+    assert info.rc == 0, info.stdout
+    assert info.task("info")["named_locations"] == []
 
 
 def test_location_used_by_a_policy_is_not_deleted(sandbox, run_playbook, tenant):
@@ -169,6 +204,14 @@ def test_location_used_by_a_policy_is_not_deleted(sandbox, run_playbook, tenant)
     [entry] = info.task("info")["named_locations"]
     assert entry["used_by"] == [{"id": "22222222-0000-4000-8000-000000000001",
                                  "display_name": "Block outside office (test)"}]
+
+    # force: the module deletes it anyway; Graph is then the judge (the sandbox refuses an in-use delete)
+    forced = run(run_playbook, tenant, {"display_name": name, "state": "absent", "force": True})
+    assert forced.rc != 0
+    assert "Block outside office (test)" in forced.task("location")["msg"]
+    [attempt] = [e for e in sandbox.client.log(tenant) if e["method"] == "DELETE"]
+    assert attempt["status"] == 400 and attempt["path"].endswith(loc["id"])
+    assert locations_named(sandbox, tenant, name)
 
 
 def test_throttling_storm_and_replication_lag_converge(sandbox, run_playbook, tenant):
