@@ -14,13 +14,18 @@ this client adds what Conditional Access needs and the SDK does not know:
   Retry-After, so requests to ``/identity/conditionalAccess`` are spaced out;
 * read-after-write lag: a GET right after a write, or a policy naming a location created a
   moment ago, may see 404 / error 1040 for a few seconds; callers opt in to bounded retries;
-* one clear error message per failure, with the CA service code and a hint.
+* one clear error message per failure, with the CA service code and a hint (for a 403, the
+  permission of the endpoint that refused);
+* bounded retries: kiota's retry handler with each wait capped, so a long Retry-After cannot hold a
+  tenant for minutes.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import ssl
 import time
 import uuid
 from urllib.parse import urlsplit
@@ -29,12 +34,33 @@ GRAPH_VERSIONS = ("v1.0", "beta")
 CA_PATH_PREFIX = "/identity/conditionalAccess"
 SERVICE_CODE = re.compile(r"^\s*(\d{4})\s*:")
 
+GDAP_READ = "; through GDAP the relationship also needs a role that can read it (Directory Readers or above)"
+# A 403 names the permission of the endpoint that refused, longest prefix first (graph-ca.md 1.4).
+FORBIDDEN_HINTS = (
+    (CA_PATH_PREFIX, "missing permission: the app needs Policy.Read.All, Policy.ReadWrite.ConditionalAccess and "
+                     "Application.Read.All (admin consent in this tenant); through GDAP the relationship needs the "
+                     "Conditional Access Administrator (or Security Administrator) role"),
+    ("/policies/", "missing permission: reading tenant policies needs Policy.Read.All" + GDAP_READ),
+    ("/users", "missing permission: resolving users needs User.Read.All (or Directory.Read.All)" + GDAP_READ),
+    ("/groups", "missing permission: resolving groups needs GroupMember.Read.All (or Directory.Read.All)"
+                + GDAP_READ),
+    ("/directoryRoles", "missing permission: resolving roles needs RoleManagement.Read.Directory (or "
+                        "Directory.Read.All)" + GDAP_READ),
+    ("/roleManagement", "missing permission: resolving roles needs RoleManagement.Read.Directory (or "
+                        "Directory.Read.All)" + GDAP_READ),
+    ("/servicePrincipals", "missing permission: resolving applications needs Application.Read.All" + GDAP_READ),
+    ("/applications", "missing permission: resolving applications needs Application.Read.All" + GDAP_READ),
+    ("/subscribedSkus", "missing permission: reading licences needs Organization.Read.All" + GDAP_READ),
+    ("/auditLogs", "missing permission: reading sign-ins needs AuditLog.Read.All (and a Security Reader or "
+                   "Reports Reader role through GDAP)"),
+)
+CODE_HINTS = {
+    "Authentication_RequestFromNonPremiumTenantOrB2CTenant":
+        "the tenant has no Entra ID P1/P2 licence, which sign-in logs need",
+}
 HINTS = {
     401: "the token was rejected: check tenant_id, client_id and the credential, and that the app "
          "registration is consented in this tenant",
-    403: "missing permission: the app needs Policy.Read.All, Policy.ReadWrite.ConditionalAccess and "
-         "Application.Read.All (admin consent in this tenant); through GDAP the relationship needs the "
-         "Conditional Access Administrator (or Security Administrator) role",
     429: "throttled: Conditional Access allows 1 request/second per tenant and the retries ran out; "
          "run fewer tasks against this tenant at once",
 }
@@ -66,7 +92,13 @@ class GraphError(Exception):
 
     @property
     def hint(self):
-        return SERVICE_HINTS.get(self.service_code) or HINTS.get(self.status)
+        known = SERVICE_HINTS.get(self.service_code) or CODE_HINTS.get(self.code)
+        if known:
+            return known
+        if self.status == 403:
+            path = re.sub(r"^.*?/(v1\.0|beta)(?=/)", "", urlsplit(self.url or "").path)
+            return next((text for prefix, text in FORBIDDEN_HINTS if path.startswith(prefix)), FORBIDDEN_HINTS[0][1])
+        return HINTS.get(self.status)
 
     def __str__(self):
         where = "%s %s" % (self.method, _path_of(self.url)) if self.method else "Graph request"
@@ -104,13 +136,14 @@ class GraphClient:
     """Synchronous facade over msgraph-core's async pipeline, one per module run and tenant."""
 
     def __init__(self, authenticator, tenant_id=None, api_version="v1.0", pace_seconds=1.0,
-                 max_retries=6, retry_delay=1.0, lag_retries=4, lag_delay=2.0, timeout=60.0):
+                 max_retries=6, retry_delay=1.0, max_retry_wait=30.0, lag_retries=4, lag_delay=2.0, timeout=60.0):
         self.auth = authenticator
         self.tenant_id = tenant_id or authenticator.tenant_id
         self.api_version = api_version
         self.pace_seconds = pace_seconds
         self.max_retries = max_retries
         self.retry_delay = retry_delay
+        self.max_retry_wait = max_retry_wait
         self.lag_retries = lag_retries
         self.lag_delay = lag_delay
         self.timeout = timeout
@@ -127,20 +160,29 @@ class GraphClient:
             import asyncio
 
             import httpx
+            from kiota_http.kiota_client_factory import KiotaClientFactory
+            from kiota_http.middleware import RetryHandler
             from kiota_http.middleware.options import RetryHandlerOption
             from msgraph_core import GraphClientFactory
+            from msgraph_core.middleware import GraphTelemetryHandler
 
             from ._auth import ca_bundle
 
             self._loop = asyncio.new_event_loop()
-            options = {RetryHandlerOption.get_key(): RetryHandlerOption(
-                delay=self.retry_delay, max_retries=self.max_retries)}
+            option = RetryHandlerOption(delay=self.retry_delay, max_retries=self.max_retries)
+            options = {RetryHandlerOption.get_key(): option}
             # the transport runs the middleware only for requests that carry kiota request options
             self._extensions = {"kiota_request_options": options}
+            # the SDK's default pipeline, with its retry handler's waits capped (bounded total time)
+            middleware = [bounded_retry_handler(option, self.max_retry_wait) if isinstance(m, RetryHandler) else m
+                          for m in KiotaClientFactory.get_default_middleware(options)]
+            middleware.append(GraphTelemetryHandler())
             # verify is never False: a CA bundle from the environment or the system store.
-            client = httpx.AsyncClient(verify=ca_bundle() or True, timeout=self.timeout, trust_env=False,
-                                       follow_redirects=False)
-            self._http = GraphClientFactory.create_with_default_middleware(client=client, options=options)
+            bundle = ca_bundle()
+            verify = ssl.create_default_context(**({"capath": bundle} if os.path.isdir(bundle) else {"cafile": bundle})) \
+                if bundle else True
+            client = httpx.AsyncClient(verify=verify, timeout=self.timeout, trust_env=False, follow_redirects=False)
+            self._http = GraphClientFactory.create_with_custom_middleware(middleware, client=client)
         return self._http
 
     def close(self):
@@ -245,6 +287,21 @@ class GraphClient:
 
     def delete(self, path, version=None):
         return self.request("DELETE", path, version=version)
+
+
+def bounded_retry_handler(option, max_wait):
+    """kiota's RetryHandler with every wait capped at max_wait seconds.
+
+    kiota honours a Retry-After of up to 179 s per attempt, so six retries could hold a tenant for
+    eighteen minutes; capped, a request gives up within max_retries * max_wait seconds.
+    """
+    from kiota_http.middleware import RetryHandler
+
+    class BoundedRetryHandler(RetryHandler):
+        def get_delay_time(self, retry_count, response=None, delay=option.DEFAULT_DELAY):
+            return min(max_wait, super().get_delay_time(retry_count, response, delay))
+
+    return BoundedRetryHandler(options=option)
 
 
 def _transport_message(exc):
