@@ -20,14 +20,14 @@ from __future__ import annotations
 import copy
 import re
 
-from ._diff import make_diff, strip_server_keys
+from ._diff import SERVER_KEYS, make_diff, strip_server_keys
 from ._graph import GraphError
 from ._module import InvalidOption
+from ._policy import MMP_PREFIX, is_managed, writable
 
 POLICIES = "/identity/conditionalAccess/policies"
 ENUMERATED = "#microsoft.graph.conditionalAccessEnumeratedExternalTenants"
 ALL_TENANTS = "#microsoft.graph.conditionalAccessAllExternalTenants"
-MMP_PREFIX = "microsoft-managed:"
 SERVICE_PROVIDER = "serviceProvider"
 
 # Declaration order of the conditionalAccessGuestOrExternalUserTypes flags enum (v1.0 CSDL);
@@ -51,6 +51,9 @@ EXCLUSION_TARGET_REQUIRED_IF = [("mode", "direct", ("service_account",))]
 
 # Graph errors that stop the whole run: the next PATCH would fail the same way.
 FATAL_STATUSES = (None, 401, 403, 429, 500, 502, 503, 504)
+# v1.0 refuses some policies (every-time sign-in frequency) as preview features; /beta takes them.
+PREVIEW_REFUSED = 1038
+BETA_WARNING = "Graph v1.0 refused the policy as a preview feature (1038); it was written through /beta"
 
 
 # -- flags --------------------------------------------------------------------------------------
@@ -84,8 +87,8 @@ def is_guid(value):
     return bool(value) and bool(GUID.match(str(value)))
 
 
-def is_microsoft_managed(policy):
-    return (policy.get("displayName") or "").strip().lower().startswith(MMP_PREFIX)
+# One definition of "Microsoft-managed" for the collection: ca_policy's.
+is_microsoft_managed = is_managed
 
 
 def _users(policy):
@@ -300,19 +303,24 @@ def select_policies(policies, wanted):
 
 
 def clone_name(policy, prefix):
-    base = (policy.get("displayName") or "")
-    if base.lower().startswith(MMP_PREFIX):
+    base = (policy.get("displayName") or "").strip()
+    if is_microsoft_managed(policy) and base[:len(MMP_PREFIX)].lower() == MMP_PREFIX.lower():
         base = base[len(MMP_PREFIX):]
     return (prefix + base.strip()).strip()
 
 
 def clone_body(policy, name, users):
-    """A new policy from a Microsoft-managed one: no server fields, a new name, our users object."""
-    body = strip_server_keys(copy.deepcopy(policy))
-    body.pop("@odata.type", None)
+    """A new policy from a Microsoft-managed one: a new name, our users object, nothing the server owns.
+
+    Server keys are dropped at the top level only: nested ``id`` values are references the copy needs
+    (``grantControls.authenticationStrength`` goes as ``{"id": ...}``, as ca_policy sends it). Nulls are
+    left out (nothing to clear in a new policy).
+    """
+    body = {k: v for k, v in policy.items() if k not in SERVER_KEYS and not k.startswith("@odata.")
+            and not k.endswith("@odata.context")}
     body["displayName"] = name
-    body.setdefault("conditions", {})["users"] = users
-    return body
+    body["conditions"] = dict(body.get("conditions") or {}, users=users)
+    return writable(None, body)
 
 
 def users_patch(current, new):
@@ -611,15 +619,19 @@ class ClientExclusion:
         return result
 
     def apply(self, plan):
+        """The plan's writes. Once v1.0 refused the policy (1038), its other writes go to /beta directly."""
         policy_path = "%s/%s" % (POLICIES, plan.policy["id"])
+        version = None
         if plan.clone is not None:
-            created = self.module.write("POST", POLICIES, plan.clone)
+            created, version = write_policy(self.module, "POST", POLICIES, plan.clone, version)
             plan.clone_of = created or plan.clone
         if plan.users is not None:
-            self.module.write("PATCH", policy_path,
-                              {"conditions": {"users": users_patch(_users(plan.policy), plan.users)}})
+            _, version = write_policy(self.module, "PATCH", policy_path,
+                                      {"conditions": {"users": users_patch(_users(plan.policy), plan.users)}}, version)
         if plan.disable:
-            self.module.write("PATCH", policy_path, {"state": "disabled"})
+            _, version = write_policy(self.module, "PATCH", policy_path, {"state": "disabled"}, version)
+        if version == "beta":
+            plan.warnings.append(BETA_WARNING)
 
     @staticmethod
     def summary(plans):
@@ -627,6 +639,21 @@ class ClientExclusion:
         for plan in plans:
             counts[plan.action] = counts.get(plan.action, 0) + 1
         return counts
+
+
+def write_policy(module, method, path, body, version=None):
+    """One policy write through the module: (answer, version used).
+
+    Graph v1.0 refuses some policies as preview features (1038, e.g. every-time sign-in frequency in the
+    Microsoft-managed risky sign-in policies); the same request then goes to /beta, as ca_policy does.
+    """
+    if version != "beta":
+        try:
+            return module.write(method, path, body), version
+        except GraphError as exc:
+            if exc.service_code != PREVIEW_REFUSED:
+                raise
+    return module.write(method, path, body, version="beta"), "beta"
 
 
 def _names(plans):

@@ -26,6 +26,8 @@ description:
   - The complete C(users) object is sent as plain JSON, so comma-separated guest type flags are kept exactly.
   - If some PATCHes fail, the task fails and its message and RV(policies) list which policies were
     changed and which not.
+  - Graph v1.0 refuses some policies as preview features (error 1038, for example every-time sign-in frequency
+    in Microsoft-managed risky sign-in policies). Such a write is sent again through C(/beta), with a warning.
 extends_documentation_fragment:
   - msp.conditional_access.graph
   - msp.conditional_access.graph.actiongroup

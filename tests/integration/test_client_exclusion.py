@@ -372,3 +372,78 @@ def test_info_lists_the_policies_that_lack_the_exclusion(sandbox, run_playbook, 
     assert rows["B-CA002 Already excluded"]["excluded"] is True
     assert rows["B-CA003 Finance only"]["targeting"] is False
     assert [e for e in sandbox.client.log(since=seq) if e["write"]] == []
+
+
+STRENGTH = "00000000-0000-0000-0000-000000000004"
+STRENGTH_NAME = "Microsoft-managed: Phishing-resistant MFA for admins"
+RISKY_NAME = "Microsoft-managed: Require reauthentication for risky sign-ins"
+
+
+def managed_policies_with_strength_and_every_time():
+    strength = policy(20, STRENGTH_NAME, includeUsers=[], includeRoles=[GLOBAL_ADMIN], excludeUsers=[])
+    strength["grantControls"] = {
+        "operator": "OR", "builtInControls": [], "customAuthenticationFactors": [], "termsOfUse": [],
+        "authenticationStrength@odata.context": "https://graph.microsoft.com/v1.0/$metadata#identity/"
+                                                "conditionalAccess/policies('%s')/grantControls/"
+                                                "authenticationStrength/$entity" % pid(20),
+        "authenticationStrength": {"id": STRENGTH, "createdDateTime": "2021-12-01T00:00:00Z",
+                                   "modifiedDateTime": "2021-12-01T00:00:00Z",
+                                   "displayName": "Phishing-resistant MFA",
+                                   "description": "Phishing-resistant, Passwordless methods for the strongest "
+                                                  "authentication, such as a FIDO2 security key",
+                                   "policyType": "builtIn", "requirementsSatisfied": "mfa",
+                                   "allowedCombinations": ["windowsHelloForBusiness", "fido2", "x509CertificateMultiFactor"]}}
+    risky = policy(21, RISKY_NAME, excludeUsers=[])
+    risky["conditions"]["signInRiskLevels"] = ["high", "medium"]
+    risky["sessionControls"] = {"signInFrequency": {"isEnabled": True, "frequencyInterval": "everyTime",
+                                                    "authenticationType": "primaryAndSecondaryAuthentication",
+                                                    "type": None, "value": None}}
+    return strength, risky
+
+
+def test_clone_keeps_the_authentication_strength_and_falls_back_to_beta_on_1038(sandbox, run_playbook, tmp_path,
+                                                                                  tenants):
+    msp, a = tenants["msp"], tenants["a"]
+    strength, risky = managed_policies_with_strength_and_every_time()
+    sandbox.client.put_policy(a, strength)
+    sandbox.client.put_policy(a, risky)
+    sandbox.client.set_faults(tenant=a, everytime_requires_beta=True)
+    try:
+        seq = last_seq(sandbox)
+        done = run(run_playbook, tmp_path, tenants, {"managed_policies": "clone_and_disable",
+                                                     "policies": [STRENGTH_NAME, RISKY_NAME]}, hosts=("a",))
+    finally:
+        sandbox.client.set_faults(tenant=a, everytime_requires_beta=False)
+    assert done.rc == 0, done.stdout[-3000:]
+    result = done.task("exclusion", host="client_a")
+    assert [p["action"] for p in result["policies"]] == ["cloned", "cloned"]
+    assert result["policies"][0]["warnings"] == []
+    assert any("1038" in w and "/beta" in w for w in result["policies"][1]["warnings"])
+
+    # every Graph write attempt of the run, refused ones included, in order
+    sent = [(e["method"], e["path"], e["status"]) for e in graph_log(sandbox, a, since=seq) if e["method"] != "GET"]
+    assert sent == [
+        ("POST", "/v1.0" + POLICIES, 201), ("PATCH", "/v1.0%s/%s" % (POLICIES, pid(20)), 204),
+        ("POST", "/v1.0" + POLICIES, 400), ("POST", "/beta" + POLICIES, 201),
+        ("PATCH", "/beta%s/%s" % (POLICIES, pid(21)), 204)]
+    log = [e for e in graph_log(sandbox, a, since=seq) if e["method"] != "GET"]
+    assert log[2]["error"]["code"] == "BadRequest" and log[2]["error"]["message"].startswith("1038:")
+    assert log[2]["body"] == log[3]["body"]
+
+    # the strength clone's POST body carries the strength id, and only the id
+    assert log[0]["body"]["grantControls"]["authenticationStrength"] == {"id": STRENGTH}
+    assert not {"id", "templateId", "createdDateTime", "modifiedDateTime"} & set(log[0]["body"])
+    stored = {p["displayName"]: p for p in sandbox.client.policies(a)}
+    clone = stored["Clone - Phishing-resistant MFA for admins"]
+    assert clone["grantControls"]["authenticationStrength"]["id"] == STRENGTH
+    assert clone["grantControls"]["builtInControls"] == []
+    assert guests_view(clone["conditions"]["users"]["excludeGuestsOrExternalUsers"]) == guests_view(msp_excluded(msp))
+
+    # the every-time clone landed through beta with its session control intact; both originals are disabled
+    risky_clone = stored["Clone - Require reauthentication for risky sign-ins"]
+    assert risky_clone["sessionControls"]["signInFrequency"]["frequencyInterval"] == "everyTime"
+    assert risky_clone["conditions"]["signInRiskLevels"] == ["high", "medium"]
+    assert risky_clone["state"] == "enabled"
+    assert stored[STRENGTH_NAME]["state"] == "disabled" and stored[RISKY_NAME]["state"] == "disabled"
+    assert stored[RISKY_NAME]["conditions"]["users"] == by_id(sandbox, a)[pid(21)]["conditions"]["users"]
+

@@ -29,11 +29,13 @@ def merge(target, patch):
 class FakeGraph:
     tenant_id = "client-tenant"
 
-    def __init__(self, policies, users=(), fail_patch=None):
+    def __init__(self, policies, users=(), fail_patch=None, everytime_requires_beta=False):
         self.policies = {p["id"]: copy.deepcopy(p) for p in policies}
         self.users = {u["userPrincipalName"]: u for u in users}
         self.fail_patch = fail_patch or {}
+        self.everytime_requires_beta = everytime_requires_beta
         self.log = []
+        self.sent = []  # (method, path, version, body) of every write, refused ones included
 
     @property
     def requests(self):
@@ -51,8 +53,14 @@ class FakeGraph:
             raise GraphError(404, "Request_ResourceNotFound", "Resource '%s' does not exist" % upn, "GET", path)
         return self.users[upn]
 
-    def request(self, method, path, body=None, **kw):
+    def request(self, method, path, body=None, version=None, **kw):
         self.log.append((method, path))
+        self.sent.append((method, path, version or "v1.0", copy.deepcopy(body)))
+        target = body if method == "POST" else self.policies.get(path.rsplit("/", 1)[1], {})
+        sif = (target.get("sessionControls") or {}).get("signInFrequency") or {}
+        if self.everytime_requires_beta and version != "beta" and sif.get("frequencyInterval") == "everyTime":
+            raise GraphError(400, "BadRequest", "1038: The policy you are trying to create or update contains preview "
+                             "features. Use the Canary endpoint (beta) to manage this policy.", method, path)
         if method == "POST":
             created = dict(copy.deepcopy(body), id="new-%d" % len(self.policies))
             self.policies[created["id"]] = created
@@ -83,7 +91,7 @@ class FakeModule:
     def write(self, method, path, body=None, **kw):
         if self.check_mode:
             return None
-        return self.graph.request(method, path, body)
+        return self.graph.request(method, path, body, **kw)
 
     def warn(self, text):
         self.warnings.append(text)
@@ -215,3 +223,71 @@ def test_clone_and_disable_posts_the_clone_then_disables_and_second_run_is_quiet
     again = ClientExclusion(FakeModule(graph, managed_policies="clone_and_disable")).run()
     assert again["changed"] is False and writes(graph) == []
     assert sorted(p["action"] for p in again["policies"]) == ["already_cloned", "already_excluded"]
+
+
+STRENGTH = "00000000-0000-0000-0000-000000000004"
+
+
+def managed(pid, name, **extra):
+    policy = pol(pid, name, includeUsers=[], includeRoles=["r"])
+    policy.update(state="enabled", templateId="t-" + pid, createdDateTime="2026-01-01T00:00:00Z",
+                  modifiedDateTime=None, **extra)
+    return policy
+
+
+def test_clone_keeps_the_authentication_strength_id_and_drops_only_server_keys():
+    mmp = managed("m", "Microsoft-managed: Phishing-resistant MFA for admins", grantControls={
+        "operator": "OR", "builtInControls": [], "termsOfUse": [], "customAuthenticationFactors": [],
+        "authenticationStrength@odata.context": "https://graph.microsoft.com/v1.0/$metadata#...",
+        "authenticationStrength": {"id": STRENGTH, "createdDateTime": "2021-01-01T00:00:00Z",
+                                   "modifiedDateTime": "2021-01-01T00:00:00Z",
+                                   "displayName": "Phishing-resistant MFA", "description": "built in",
+                                   "policyType": "builtIn", "requirementsSatisfied": "mfa",
+                                   "allowedCombinations": ["windowsHelloForBusiness", "fido2"]}})
+    graph = FakeGraph([mmp])
+    result = ClientExclusion(FakeModule(graph, managed_policies="clone_and_disable")).run()
+    assert result["policies"][0]["action"] == "cloned"
+    [(method, path, version, body)] = [s for s in graph.sent if s[0] == "POST"]
+    assert (method, path, version) == ("POST", POLICIES, "v1.0")
+    assert body["grantControls"] == {"operator": "OR", "builtInControls": [], "termsOfUse": [],
+                                     "customAuthenticationFactors": [], "authenticationStrength": {"id": STRENGTH}}
+    assert not {"id", "templateId", "createdDateTime", "modifiedDateTime"} & set(body)
+    assert body["displayName"] == "Clone - Phishing-resistant MFA for admins" and body["state"] == "enabled"
+    assert body["conditions"]["users"]["excludeGuestsOrExternalUsers"]["externalTenants"]["members"] == [MSP]
+    [clone] = [p for p in graph.policies.values() if p["id"] != "m"]
+    assert clone["grantControls"]["authenticationStrength"] == {"id": STRENGTH}
+
+
+def test_a_1038_refusal_is_sent_again_through_beta_and_warned():
+    risky = managed("r", "Microsoft-managed: Require reauthentication for risky sign-ins",
+                    grantControls={"operator": "OR", "builtInControls": ["mfa"]},
+                    sessionControls={"signInFrequency": {"isEnabled": True, "frequencyInterval": "everyTime",
+                                                         "authenticationType": "primaryAndSecondaryAuthentication",
+                                                         "type": None, "value": None}})
+    plain = pol("p", "P")
+    graph = FakeGraph([risky, plain], everytime_requires_beta=True)
+    module = FakeModule(graph, managed_policies="clone_and_disable")
+    result = ClientExclusion(module).run()
+    assert [p["action"] for p in result["policies"]] == ["cloned", "excluded"]
+    # refused on v1.0 once; the rest of that policy's writes go straight to beta; other policies stay on v1.0
+    assert [(m, p, v) for m, p, v, _ in graph.sent] == [
+        ("POST", POLICIES, "v1.0"), ("POST", POLICIES, "beta"), ("PATCH", POLICIES + "/r", "beta"),
+        ("PATCH", POLICIES + "/p", "v1.0")]
+    [clone] = [p for p in graph.policies.values() if p["id"] not in ("r", "p")]
+    assert clone["sessionControls"]["signInFrequency"] == {
+        "isEnabled": True, "frequencyInterval": "everyTime", "authenticationType": "primaryAndSecondaryAuthentication"}
+    assert graph.policies["r"]["state"] == "disabled"
+    assert any("1038" in w and "/beta" in w for w in result["policies"][0]["warnings"])
+    assert any("1038" in w for w in module.warnings)
+
+    # another error is not retried
+    bad = GraphError(400, "BadRequest", "1007: schema", "PATCH", POLICIES + "/p")
+    graph = FakeGraph([pol("p", "P")], fail_patch={"p": bad})
+    with pytest.raises(Exit):
+        ClientExclusion(FakeModule(graph)).run()
+    assert [(m, v) for m, _, v, _ in graph.sent] == [("PATCH", "v1.0")]
+
+
+def test_one_definition_of_microsoft_managed():
+    from ansible_collections.msp.conditional_access.plugins.module_utils import _exclusion, _policy
+    assert _exclusion.is_microsoft_managed is _policy.is_managed
