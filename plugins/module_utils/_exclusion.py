@@ -555,18 +555,18 @@ class ClientExclusion:
                                     "and must not start with 'Microsoft-managed:'")
 
     def service_account(self):
-        """(object id, UPN or None). One GET /users/{upn} unless an object id is given."""
+        """(object id, UPN). One GET /users/{upn or id}: a mistyped object id must not be excluded silently
+        while the real account stays locked out."""
         account = self.params.get("service_account")
         if self.params["mode"] != "direct":
             return None, None
-        if is_guid(account):
-            return account, None
+        kind = "object id" if is_guid(account) else "UPN"
         try:
             user = self.graph.get("/users/%s" % account, params={"$select": "id,userPrincipalName,displayName"})
         except GraphError as exc:
             if exc.status == 404:
-                raise InvalidOption("service_account", account, "no user with this UPN in tenant %s; nothing was "
-                                    "written" % self.graph.tenant_id)
+                raise InvalidOption("service_account", account, "no user with this %s in tenant %s; nothing was "
+                                    "written" % (kind, self.params.get("tenant_id") or self.graph.tenant_id))
             raise
         return user["id"], user.get("userPrincipalName") or account
 

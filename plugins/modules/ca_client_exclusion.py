@@ -19,8 +19,8 @@ description:
     external tenant already covers every service provider, the module says so in a warning and in the diff.
   - In V(direct) mode the policy excludes the CIPP service account (C(excludeUsers)).
   - Requests per run - one list of the policies (following paging), one PATCH per policy that must change,
-    plus one user lookup in V(direct) mode when O(service_account) is a UPN (a clone costs one POST and one
-    PATCH). A compliant tenant gets no write.
+    plus one user lookup in V(direct) mode (a clone costs one POST and one PATCH). A compliant tenant gets
+    no write.
     Conditional Access allows 1 request per second per tenant; the module paces itself. Run one task per
     client tenant (an inventory host per tenant) to work on several tenants in parallel.
   - The complete C(users) object is sent as plain JSON, so comma-separated guest type flags are kept exactly.
@@ -53,7 +53,9 @@ options:
   service_account:
     description:
       - UPN or object id of the CIPP service account in the client tenant. Required when O(mode=direct).
-      - A UPN costs one lookup; a UPN that does not exist in the tenant fails the task before anything is written.
+      - The account is looked up once (by UPN or object id); one that does not exist in the tenant fails the task
+        before anything is written, so a mistyped object id cannot be excluded in place of the real account.
+      - The diff shows the account's UPN next to its object id.
     type: str
   state:
     description:

@@ -13,7 +13,7 @@ description:
   - Read-only companion of M(msp.conditional_access.ca_client_exclusion). Lists every policy of the client tenant
     with whether it can reach the MSP's users and whether the MSP (GDAP service provider users of
     O(msp_tenant_id), or the service account in V(direct) mode) is excluded.
-  - One list request (plus one user lookup when O(service_account) is a UPN).
+  - One list request (plus one user lookup in O(mode=direct), by UPN or object id).
 extends_documentation_fragment:
   - msp.conditional_access.graph
   - msp.conditional_access.graph.actiongroup
@@ -32,7 +32,9 @@ options:
     choices: [gdap, direct]
     default: gdap
   service_account:
-    description: UPN or object id of the CIPP service account. Required when O(mode=direct).
+    description:
+      - UPN or object id of the CIPP service account. Required when O(mode=direct).
+      - An account that does not exist in the tenant fails the task.
     type: str
   policies:
     description: Limit the report to these policies (display names or ids).

@@ -447,3 +447,43 @@ def test_clone_keeps_the_authentication_strength_and_falls_back_to_beta_on_1038(
     assert stored[STRENGTH_NAME]["state"] == "disabled" and stored[RISKY_NAME]["state"] == "disabled"
     assert stored[RISKY_NAME]["conditions"]["users"] == by_id(sandbox, a)[pid(21)]["conditions"]["users"]
 
+
+NORTHWIND = "33333333-3333-4333-8333-333333333333"
+
+
+def test_direct_mode_by_object_id_is_looked_up_and_a_mistyped_id_fails(sandbox_reset, run_playbook, tmp_path):
+    sandbox = sandbox_reset
+    fixture = load_fixture()
+    [account] = [u for u in fixture["tenants"][NORTHWIND]["users"] if u["userPrincipalName"].startswith("cipp-direct@")]
+    hosts = {"msp": msp_tenant_id(fixture), "n": NORTHWIND}
+    before = by_id(sandbox, NORTHWIND)
+
+    typo = account["id"][:-4] + "ffff"
+    seq = last_seq(sandbox)
+    missing = run(run_playbook, tmp_path, hosts, {"mode": "direct", "service_account": typo}, hosts=("n",),
+                  ignore=True)
+    failed = missing.task("exclusion", host="client_n")
+    assert failed.get("failed") is True
+    assert "service_account" in failed["msg"] and typo in failed["msg"], failed["msg"]
+    log = graph_log(sandbox, NORTHWIND, since=seq)
+    assert [(e["method"], e["path"], e["status"]) for e in log] == [("GET", "/v1.0/users/%s" % typo, 404)]
+    assert by_id(sandbox, NORTHWIND) == before
+
+    seq = last_seq(sandbox)
+    done = run(run_playbook, tmp_path, hosts, {"mode": "direct", "service_account": account["id"]}, hosts=("n",))
+    assert done.rc == 0, done.stdout[-3000:]
+    result = done.task("exclusion", host="client_n")
+    assert result["service_account_id"] == account["id"]
+    log = graph_log(sandbox, NORTHWIND, since=seq)
+    lookups = [e for e in log if "/users/" in e["path"]]
+    assert [(e["method"], e["path"], e["status"]) for e in lookups] == [("GET", "/v1.0/users/%s" % account["id"], 200)]
+    assert "id,userPrincipalName,displayName" in json.dumps(lookups[0]["query"])
+    excluded = [p for p in result["policies"] if p["action"] == "excluded"]
+    assert excluded, result["policies"]
+    after = by_id(sandbox, NORTHWIND)
+    for entry in excluded:
+        assert after[entry["id"]]["conditions"]["users"]["excludeUsers"] == (
+            before[entry["id"]]["conditions"]["users"]["excludeUsers"] + [account["id"]])
+        shown = result["diff"]["after"]["policies"][entry["display_name"]]["exclude_users"]
+        assert shown[-1] == "%s (%s)" % (account["userPrincipalName"], account["id"])
+    assert len(log) == 2 + len(excluded)  # the lookup, the list, one PATCH per excluded policy

@@ -31,7 +31,7 @@ class FakeGraph:
 
     def __init__(self, policies, users=(), fail_patch=None, everytime_requires_beta=False):
         self.policies = {p["id"]: copy.deepcopy(p) for p in policies}
-        self.users = {u["userPrincipalName"]: u for u in users}
+        self.users = list(users)
         self.fail_patch = fail_patch or {}
         self.everytime_requires_beta = everytime_requires_beta
         self.log = []
@@ -48,10 +48,11 @@ class FakeGraph:
 
     def get(self, path, params=None, version=None):
         self.log.append(("GET", path))
-        upn = path.rsplit("/", 1)[1]
-        if upn not in self.users:
-            raise GraphError(404, "Request_ResourceNotFound", "Resource '%s' does not exist" % upn, "GET", path)
-        return self.users[upn]
+        key = path.rsplit("/", 1)[1].lower()
+        for user in self.users:
+            if key in (user["id"].lower(), user["userPrincipalName"].lower()):
+                return user
+        raise GraphError(404, "Request_ResourceNotFound", "Resource '%s' does not exist" % key, "GET", path)
 
     def request(self, method, path, body=None, version=None, **kw):
         self.log.append((method, path))
@@ -171,9 +172,10 @@ def test_direct_mode_looks_the_upn_up_once_and_a_missing_upn_fails_before_writin
     assert graph.policies["a"]["conditions"]["users"]["excludeUsers"] == ["bg", ACCOUNT]
     assert result["diff"]["after"]["policies"]["A"]["exclude_users"] == ["bg", "svc@client.example (%s)" % ACCOUNT]
 
-    graph = FakeGraph([pol("a", "A")])
-    ClientExclusion(FakeModule(graph, mode="direct", service_account=ACCOUNT)).run()
-    assert graph.log[0] == ("GET", POLICIES)  # an object id needs no lookup
+    graph = FakeGraph([pol("a", "A")], users=[{"id": ACCOUNT, "userPrincipalName": "svc@client.example"}])
+    result = ClientExclusion(FakeModule(graph, mode="direct", service_account=ACCOUNT)).run()
+    assert graph.log[:2] == [("GET", "/users/%s" % ACCOUNT), ("GET", POLICIES)]  # an object id is checked too
+    assert result["diff"]["after"]["policies"]["A"]["exclude_users"] == ["svc@client.example (%s)" % ACCOUNT]
 
     graph = FakeGraph([pol("a", "A")])
     with pytest.raises(InvalidOption) as err:
@@ -197,9 +199,19 @@ def test_bad_input_names_the_option_and_writes_nothing(params, option):
     assert writes(graph) == []
 
 
+def test_direct_mode_a_mistyped_object_id_fails_naming_the_option_and_writes_nothing():
+    typo = ACCOUNT[:-1] + "b"
+    graph = FakeGraph([pol("a", "A")], users=[{"id": ACCOUNT, "userPrincipalName": "svc@client.example"}])
+    with pytest.raises(InvalidOption) as err:
+        ClientExclusion(FakeModule(graph, mode="direct", service_account=typo)).run()
+    assert err.value.option == "service_account" and typo in str(err.value) and "object id" in str(err.value)
+    assert graph.log == [("GET", "/users/%s" % typo)]
+    assert graph.policies["a"]["conditions"]["users"]["excludeUsers"] == []
+
+
 def test_direct_mode_may_run_in_the_msp_tenant_itself():
     # the service_account_mfa role (Part B) excludes the service account from the MSP tenant's other policies
-    graph = FakeGraph([pol("a", "A")])
+    graph = FakeGraph([pol("a", "A")], users=[{"id": ACCOUNT, "userPrincipalName": "svc@msp.example"}])
     result = ClientExclusion(FakeModule(graph, tenant_id=MSP, mode="direct", service_account=ACCOUNT)).run()
     assert result["policies"][0]["action"] == "excluded"
 
