@@ -511,8 +511,9 @@ def build_diff(plans, labels, tenant_label):
     names = [p.policy.get("displayName") for p in plans]
     before, after = {}, {}
     for plan in plans:
-        if not plan.changes:
+        if not plan.changes and not plan.warnings:
             continue
+        # a policy with a warning is shown even without a change (before == after): the warning is the news
         key = policy_key(plan.policy, names)
         before[key] = summarize(plan.policy, labels=labels)
         after_state = "disabled" if plan.disable else None

@@ -16,7 +16,8 @@ description:
     (C(excludeGuestsOrExternalUsers) with C(serviceProvider) and the MSP tenant in an enumerated tenant list).
     A policy has only one such exclusion, so the MSP is merged into what is there and nothing is dropped.
     When the merge also excludes other guest types of the MSP tenant, or an existing exclusion of every
-    external tenant already covers every service provider, the module says so in a warning and in the diff.
+    external tenant already covers every service provider, the module says so in a warning and in the diff
+    (a policy with a warning is shown in the diff even when nothing changes).
   - In V(direct) mode the policy excludes the CIPP service account (C(excludeUsers)).
   - Requests per run - one list of the policies (following paging), one PATCH per policy that must change,
     plus one user lookup in V(direct) mode (a clone costs one POST and one PATCH). A compliant tenant gets

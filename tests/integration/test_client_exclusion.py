@@ -221,7 +221,8 @@ def test_gdap_first_run_second_run_and_request_counts(sandbox, run_playbook, tmp
             "excludeUsers"]
     reads_a = [e for e in log_a if not e["write"]]
     assert all(e["method"] == "GET" and e["path"].endswith(POLICIES) for e in reads_a)
-    assert len(reads_a) >= 2  # 120 policies do not fit in one page: nextLink was followed
+    # exactly two list pages (120 policies, 100 per page: nextLink followed once) and nothing else
+    assert len(reads_a) == 2 and len(writes_a) == 7 and len(log_a) == 9
     assert result["graph_requests"] == len(log_a)
 
     # the warnings name the MSP and reach the diff
@@ -250,6 +251,18 @@ def test_gdap_first_run_second_run_and_request_counts(sandbox, run_playbook, tmp
     log2_a, log2_b = graph_log(sandbox, a, since=seq2), graph_log(sandbox, b, since=seq2)
     assert [e for e in log2_a + log2_b if e["write"]] == []
     assert len(log2_a) == len(reads_a) and len(log2_b) == len([e for e in log_b if not e["write"]])
+    # CA003 now has serviceProvider for every tenant: nothing to write, but the warning is in the result and
+    # in the diff (before == after); a quiet already-excluded policy stays out of the diff
+    again = second.task("exclusion", host="client_a")
+    ca003 = next(p for p in again["policies"] if p["display_name"] == "CA003 Guests excluded everywhere")
+    assert ca003["action"] == "already_excluded" and "every external tenant" in " ".join(ca003["warnings"])
+    diff_before, diff_after = again["diff"]["before"]["policies"], again["diff"]["after"]["policies"]
+    assert sorted(diff_after) == sorted(diff_before) == ["CA003 Guests excluded everywhere"]
+    shown = dict(diff_after["CA003 Guests excluded everywhere"])
+    assert shown.pop("warnings") == ca003["warnings"]
+    assert shown == diff_before["CA003 Guests excluded everywhere"]
+    assert shown["exclude_guests_or_external_users"] == {
+        "types": ["internalGuest", "b2bCollaborationGuest", "serviceProvider"], "external_tenants": "all"}
     with capsys.disabled():
         print("\n[exclusion] graph requests per tenant: first run A=%d (%d writes) B=%d (%d writes); "
               "second run A=%d B=%d (0 writes)" % (len(log_a), len(writes_a), len(log_b),

@@ -300,6 +300,25 @@ def test_a_1038_refusal_is_sent_again_through_beta_and_warned():
     assert [(m, v) for m, _, v, _ in graph.sent] == [("PATCH", "v1.0")]
 
 
+def test_a_warned_policy_without_change_is_in_the_diff_with_its_warning():
+    all_tenants = {"guestOrExternalUserTypes": "b2bCollaborationGuest,serviceProvider",
+                   "externalTenants": {"@odata.type": "#microsoft.graph.conditionalAccessAllExternalTenants",
+                                       "membershipKind": "all"}}
+    graph = FakeGraph([pol("a", "Everyone", excludeGuestsOrExternalUsers=all_tenants), pol("b", "Quiet")])
+    graph.policies["b"]["conditions"]["users"]["excludeGuestsOrExternalUsers"] = {
+        "guestOrExternalUserTypes": "serviceProvider",
+        "externalTenants": {"@odata.type": ENUMERATED, "membershipKind": "enumerated", "members": [MSP]}}
+    result = ClientExclusion(FakeModule(graph)).run()
+    assert result["changed"] is False and writes(graph) == []
+    [entry, quiet] = result["policies"]
+    assert entry["action"] == "already_excluded" and "every external tenant" in entry["warnings"][0]
+    before, after = result["diff"]["before"]["policies"], result["diff"]["after"]["policies"]
+    assert list(after) == ["Everyone"] and list(before) == ["Everyone"]  # the quiet one stays out
+    assert after["Everyone"].pop("warnings") == entry["warnings"]
+    assert after["Everyone"] == before["Everyone"]
+    assert before["Everyone"]["exclude_guests_or_external_users"]["external_tenants"] == "all"
+
+
 def test_one_definition_of_microsoft_managed():
     from ansible_collections.msp.conditional_access.plugins.module_utils import _exclusion, _policy
     assert _exclusion.is_microsoft_managed is _policy.is_managed
