@@ -54,6 +54,9 @@ FATAL_STATUSES = (None, 401, 403, 429, 500, 502, 503, 504)
 # v1.0 refuses some policies (every-time sign-in frequency) as preview features; /beta takes them.
 PREVIEW_REFUSED = 1038
 BETA_WARNING = "Graph v1.0 refused the policy as a preview feature (1038); it was written through /beta"
+# Said by every state=absent warning that leaves serviceProvider in place.
+NOT_RECORDED = ("Graph does not record who added serviceProvider, so state=absent cannot tell whether %s added it "
+                "and cannot restore the exclusion as it was before")
 
 
 # -- flags --------------------------------------------------------------------------------------
@@ -214,8 +217,8 @@ def remove_gdap_exclusion(users, msp_tenant_id, msp_label=None):
         if remaining:
             tenants["members"] = remaining
             if [t for t in types if t != SERVICE_PROVIDER]:
-                warnings.append("serviceProvider stays excluded for %s: Graph does not record whether it was added "
-                                "for %s only; remove it by hand if so" % (", ".join(remaining), msp_label))
+                warnings.append((NOT_RECORDED + ". serviceProvider stays excluded for %s; if %s added it, remove it "
+                                 "by hand") % (msp_label, ", ".join(remaining), msp_label))
             return new, warnings
         others = [t for t in types if t != SERVICE_PROVIDER]
         tenant_bound = [t for t in others if t not in TENANTLESS_TYPES]
@@ -231,9 +234,9 @@ def remove_gdap_exclusion(users, msp_tenant_id, msp_label=None):
             guests["guestOrExternalUserTypes"] = format_types(others)
             guests["externalTenants"] = None
         return new, warnings
-    # "all" or no tenant list: not the MSP's own exclusion; removing it would exclude nobody's providers
-    warnings.append("serviceProvider is excluded for every external tenant, not for %s alone; it is left as it is"
-                    % msp_label)
+    # "all" or no tenant list: not the MSP's own exclusion alone; removing it could drop someone else's
+    warnings.append((NOT_RECORDED + ". serviceProvider is excluded for every external tenant, not for %s alone, and "
+                     "is left as it is; if %s added it, remove it by hand") % (msp_label, msp_label, msp_label))
     return new, warnings
 
 

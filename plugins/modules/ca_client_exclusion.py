@@ -62,7 +62,7 @@ options:
     description:
       - V(absent) removes only the MSP's own exclusion and leaves every other exclusion in place.
       - Graph does not record who added C(serviceProvider) to a shared exclusion. When that type still serves
-        other tenants (or every tenant), it is kept and the module warns.
+        other tenants (or every tenant), it is kept and the module warns; see the notes.
     type: str
     choices: [present, absent]
     default: present
@@ -104,6 +104,13 @@ options:
       - Prefix of the copies made by O(managed_policies=clone_and_disable).
     type: str
     default: "Clone - "
+notes:
+  - O(state=absent) cannot always restore a policy to what it was before O(state=present). Graph does not record
+    who added C(serviceProvider) to C(excludeGuestsOrExternalUsers). When O(state=present) added it to an exclusion
+    that also names other tenants, or to an exclusion of every external tenant, O(state=absent) leaves
+    C(serviceProvider) in place, so service provider users of those tenants stay excluded. The task warns for each
+    such policy; remove C(serviceProvider) by hand (for example with M(msp.conditional_access.ca_policy) and
+    O(msp.conditional_access.ca_policy#module:purge_exclusions=true)) if the MSP added it.
 author:
   - MSP Conditional Access contributors (@msp-conditional-access)
 """

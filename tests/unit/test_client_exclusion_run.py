@@ -319,6 +319,29 @@ def test_a_warned_policy_without_change_is_in_the_diff_with_its_warning():
     assert before["Everyone"]["exclude_guests_or_external_users"]["external_tenants"] == "all"
 
 
+def test_absent_warning_says_graph_cannot_tell_who_added_service_provider():
+    all_tenants = {"guestOrExternalUserTypes": "internalGuest,serviceProvider",
+                   "externalTenants": {"@odata.type": "#microsoft.graph.conditionalAccessAllExternalTenants",
+                                       "membershipKind": "all"}}
+    shared = {"guestOrExternalUserTypes": "b2bCollaborationGuest,serviceProvider",
+              "externalTenants": {"@odata.type": ENUMERATED, "membershipKind": "enumerated",
+                                  "members": ["99999999-8888-4777-8666-555555555555", MSP]}}
+    graph = FakeGraph([pol("a", "All", excludeGuestsOrExternalUsers=all_tenants),
+                       pol("b", "Shared", excludeGuestsOrExternalUsers=shared)])
+    result = ClientExclusion(FakeModule(graph, state="absent")).run()
+    assert [p["action"] for p in result["policies"]] == ["already_absent", "removed"]
+    for entry in result["policies"]:
+        [warning] = entry["warnings"]
+        assert "Graph does not record who added serviceProvider" in warning
+        assert "cannot restore" in warning and "remove it by hand" in warning
+    assert graph.policies["a"]["conditions"]["users"]["excludeGuestsOrExternalUsers"] == all_tenants
+    assert graph.policies["b"]["conditions"]["users"]["excludeGuestsOrExternalUsers"]["guestOrExternalUserTypes"] == (
+        "b2bCollaborationGuest,serviceProvider")
+    assert graph.policies["b"]["conditions"]["users"]["excludeGuestsOrExternalUsers"]["externalTenants"][
+        "members"] == ["99999999-8888-4777-8666-555555555555"]
+    assert set(result["diff"]["after"]["policies"]) == {"All", "Shared"}
+
+
 def test_one_definition_of_microsoft_managed():
     from ansible_collections.msp.conditional_access.plugins.module_utils import _exclusion, _policy
     assert _exclusion.is_microsoft_managed is _policy.is_managed
