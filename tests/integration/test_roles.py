@@ -6,10 +6,12 @@ sandbox's own state, request log and write counter - not against what the playbo
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 
 import pytest
+import yaml
 
 from conftest import BIN, REPO, ansible_env, run_ansible_playbook
 
@@ -230,3 +232,60 @@ def test_preflight_passes_on_the_demo_msp(sandbox_reset):
     assert result.rc == 0, result.stdout[-3000:]
     lines = result.task("Show the preflight result")["msg"]
     assert lines and all(line.startswith("PASS") for line in lines), lines
+
+
+def test_service_account_policy_drift_is_corrected(sandbox_reset, inventory):
+    """Part B on a policy someone edited: a location condition, an extra group, guests and exclusions all go.
+
+    Seed 000: "only that account ... Do not add any exclusions or trusted locations" - the role makes the existing
+    policy exactly that (ca_policy keeps omitted options and merges exclusions unless told otherwise).
+    """
+    sandbox = sandbox_reset
+    hv = inventory["vars"][inventory["msp"]]
+    tid = hv["tenant_id"]
+    state = sandbox.client.tenant(tid)
+    defaults = yaml.safe_load((REPO / "roles" / "service_account_mfa" / "defaults" / "main.yml").read_text())
+    name = defaults["service_account_mfa_policy_name"]
+    assert name.startswith("CA6")
+    account = user_id(state, hv["cipp_service_account"])
+    staff = next(g["id"] for g in state["groups"] if g["displayName"] == "All MSP Staff")
+    breakglass = user_id(state, hv["msp_break_glass_accounts"][0])
+    drifted = copy.deepcopy(state["policies"][0])
+    drifted.update(id="6a6a6a6a-0000-4000-8000-00000000b600", displayName=name, state="enabled")
+    drifted["conditions"]["users"].update(
+        includeUsers=[account], includeGroups=[staff], includeRoles=[], excludeUsers=[breakglass],
+        excludeGroups=[staff],
+        includeGuestsOrExternalUsers={"guestOrExternalUserTypes": "b2bCollaborationGuest",
+                                      "externalTenants": {"@odata.type": "#microsoft.graph.conditionalAccessAllExternalTenants",
+                                                          "membershipKind": "all"}})
+    drifted["conditions"]["locations"] = {"includeLocations": ["All"], "excludeLocations": ["AllTrusted"]}
+    drifted["conditions"]["applications"]["excludeApplications"] = ["00000002-0000-0ff1-ce00-000000000000"]
+    drifted["grantControls"]["builtInControls"] = ["mfa"]
+    drifted["sessionControls"] = {"signInFrequency": {"isEnabled": True, "frequencyInterval": "everyTime",
+                                                      "authenticationType": "primaryAndSecondaryAuthentication",
+                                                      "type": None, "value": None}}
+    sandbox.client.put_policy(tid, drifted)
+
+    check = run(sandbox, REPO / "playbooks" / "msp_tenant.yml", args=["--tags", "part_b"], check=True)
+    assert check.rc == 0, check.stdout[-3000:]
+    assert writes(sandbox) == 0
+    assert check.task("Part B - CIPP service account requires MFA on every sign-in")["changed"] is True
+
+    result = run(sandbox, REPO / "playbooks" / "msp_tenant.yml", args=["--tags", "part_b"])
+    assert result.rc == 0, result.stdout[-3000:]
+    policy = by_name(sandbox.client.policies(tid), name)
+    assert policy["id"] == drifted["id"]  # updated in place, not a second policy
+    users = policy["conditions"]["users"]
+    assert users["includeUsers"] == [account]
+    assert not users.get("includeGroups") and not users.get("includeRoles")
+    assert not users.get("includeGuestsOrExternalUsers")
+    assert not users.get("excludeUsers") and not users.get("excludeGroups") and not users.get("excludeRoles")
+    assert not users.get("excludeGuestsOrExternalUsers")
+    assert not policy["conditions"].get("locations")  # the condition itself is gone, not just emptied
+    assert not policy["conditions"]["applications"].get("excludeApplications")
+    assert policy["conditions"]["applications"]["includeApplications"] == ["All"]
+    assert policy["grantControls"]["builtInControls"] == ["mfa"]
+    assert policy["sessionControls"]["signInFrequency"]["frequencyInterval"] == "everyTime"
+
+    again = run(sandbox, REPO / "playbooks" / "msp_tenant.yml", args=["--tags", "part_b"])
+    assert again.rc == 0 and again.changed == 0, [r["task"] for r in again.results if r["result"].get("changed")]
