@@ -7,6 +7,7 @@ sandbox's own state, request log and write counter - not against what the playbo
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
 import subprocess
 
@@ -101,6 +102,49 @@ def assert_msp_tenant(sandbox, inventory):
     return state
 
 
+def stored_ranges(stored):
+    """A CIPP-API row's IPRange as CIPP's table holds it: "" = any, one range as a bare JSON string, else a JSON list."""
+    value = json.loads(stored) if stored else []
+    return sorted(str(ipaddress.ip_network(r, strict=False)) for r in ([value] if isinstance(value, str) else value))
+
+
+def cipp_calls(sandbox, action):
+    return [e for e in sandbox.client.log() if e["api"] == "cipp" and (e.get("query") or {}).get("Action") == action]
+
+
+def assert_cipp_api_clients(sandbox, inventory, before):
+    """Part C: every listed client stores exactly its ranges (default msp_trusted_ips); Role, Enabled, MCPAllowed and
+    the unlisted clients are untouched; SaveToAzure only when the set of enabled clients changed."""
+    hv = inventory["vars"][inventory["msp"]]
+    state = sandbox.client.cipp_state()
+    rows = {c["AppName"]: c for c in state["clients"]}
+    old = {c["AppName"]: c for c in before["clients"]}
+    listed = hv["cipp_api_allowlist_clients"]
+    assert listed, "the sandbox inventory lists no CIPP-API client"
+    for entry in listed:
+        row = rows[entry["client"]]
+        expected = entry.get("ip_ranges", hv["msp_trusted_ips"])
+        assert stored_ranges(row["IPRange"]) == sorted(str(ipaddress.ip_network(r, strict=False)) for r in expected), \
+            (entry["client"], row["IPRange"])
+        for key in ("Role", "Enabled", "MCPAllowed"):
+            assert row.get(key) == old[entry["client"]].get(key), (entry["client"], key)
+    for name in set(rows) - {e["client"] for e in listed}:
+        assert rows[name] == old[name], name  # an unlisted client (the controller's own) is left alone
+    # the demo in plain words: RMM gets the default (msp_trusted_ips), PSA its own single range
+    assert stored_ranges(rows["RMM integration"]["IPRange"]) == sorted(str(ipaddress.ip_network(r))
+                                                                       for r in hv["msp_trusted_ips"])
+    assert stored_ranges(rows["PSA integration"]["IPRange"]) == ["198.51.100.20/32"]
+    enabled_before = {c["ClientId"].lower() for c in before["clients"] if c.get("Enabled") is True}
+    saved_before = {c.lower() for c in before["saved_client_ids"]}
+    saves = cipp_calls(sandbox, "SaveToAzure")
+    if enabled_before == saved_before:  # the demo: only IPs change, so no "Save Azure Configuration"
+        assert saves == [], saves
+    else:
+        assert len(saves) == 1, saves
+    assert {c.lower() for c in state["saved_client_ids"]} == enabled_before
+    return len(saves)
+
+
 def assert_client_tenants(sandbox, inventory, failed=()):
     msp_tid = inventory["vars"][inventory["msp"]]["tenant_id"]
     checked = 0
@@ -136,6 +180,7 @@ def test_site_check_then_apply_then_changed_0(sandbox_reset, inventory):
     before = {tid: json.dumps(sandbox.client.tenant(tid), sort_keys=True)
               for tid in [inventory["vars"][h]["tenant_id"] for h in [inventory["msp"]] + inventory["clients"]]}
 
+    before_cipp = sandbox.client.cipp_state()
     check = run(sandbox, SITE, check=True)
     assert check.rc == 0, check.stdout[-4000:]
     assert writes(sandbox) == 0
@@ -149,13 +194,14 @@ def test_site_check_then_apply_then_changed_0(sandbox_reset, inventory):
     assert writes(sandbox) > 0
     assert_msp_tenant(sandbox, inventory)
     assert_client_tenants(sandbox, inventory)
-    assert sandbox.client.cipp_state()  # Part C reached CIPP-API
+    saves = assert_cipp_api_clients(sandbox, inventory, before_cipp)
 
     settled = writes(sandbox)
     again = run(sandbox, SITE)
     assert again.rc == 0, again.stdout[-4000:]
     assert again.changed == 0, [r["task"] for r in again.results if r["result"].get("changed")]
     assert writes(sandbox) == settled
+    assert len(cipp_calls(sandbox, "SaveToAzure")) == saves  # nothing to save on a settled run
     hosts = set(again.stats)
     assert hosts == {inventory["msp"], *inventory["clients"]}
 
