@@ -321,7 +321,9 @@ options:
             description: Whether the control is on. Defaults to V(true).
             type: bool
           mode:
-            description: V(include) or V(exclude) what the rule matches.
+            description:
+              - V(always) keeps the user signed in after the browser is closed (persistent browser session);
+                V(never) does not.
             type: str
             choices: [always, never]
       application_enforced_restrictions:
