@@ -29,7 +29,8 @@ description:
   - Microsoft-managed policies (display name starting with C(Microsoft-managed:)) only accept state and user exclusion
     changes, and cannot be deleted. Anything else is refused with a suggestion to clone the policy.
   - "Lockout guard: enabling a policy that blocks, or that targets All users and All applications, fails unless every
-    account in O(break_glass_accounts) is in its C(exclude_users) (or O(allow_lockout_risk=true))."
+    account in O(break_glass_accounts) is in its C(exclude_users) (or O(allow_lockout_risk=true)). With
+    O(break_glass_accounts) empty, enabling such a policy is refused."
 extends_documentation_fragment:
   - msp.conditional_access.graph
   - msp.conditional_access.graph.actiongroup
@@ -357,6 +358,9 @@ options:
     description:
       - UPNs or ids of emergency accounts. Enabling a policy whose grant is block, or that targets All users and
         All apps, fails unless each of them is excluded. Usually set once through C(module_defaults).
+      - With this list empty (the default), enabling such a policy is refused, because the module cannot check
+        that no emergency account is locked out; give the accounts or set O(allow_lockout_risk=true).
+        Writes to a policy that is already enabled are then not checked.
     type: list
     elements: str
     default: []
