@@ -179,7 +179,9 @@ def flags_set(text):
 
 
 def is_managed(policy):
-    return (policy.get("displayName") or "").startswith(MMP_PREFIX)
+    """Is this a Microsoft-managed policy? Graph names them "Microsoft-managed: ..."; the match ignores case and
+    surrounding whitespace, like ``_exclusion.is_microsoft_managed``."""
+    return (((policy or {}).get("displayName")) or "").strip().lower().startswith(MMP_PREFIX.lower())
 
 
 # -- options -> Graph ------------------------------------------------------------------------------

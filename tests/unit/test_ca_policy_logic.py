@@ -6,8 +6,8 @@ import pytest
 
 from ansible_collections.msp.conditional_access.plugins.module_utils._module import InvalidOption
 from ansible_collections.msp.conditional_access.plugins.module_utils._policy import (
-    ARGUMENT_SPEC, CONDITIONS, Policies, PolicyBuilder, check_graph_rules, comparable, merge_policy, policy_options,
-    writable)
+    ARGUMENT_SPEC, CONDITIONS, Policies, PolicyBuilder, check_graph_rules, comparable, is_managed, merge_policy,
+    policy_options, writable)
 
 ENUMERATED = "#microsoft.graph.conditionalAccessEnumeratedExternalTenants"
 
@@ -298,6 +298,22 @@ def test_lockout_guard():
     with pytest.raises(InvalidOption):  # with the accounts known, every write that leaves it enabled is checked
         guard(break_glass_accounts=["bg2"]).lockout_guard(blocking, current=blocking)
     guard().lockout_guard(blocking, current=blocking)  # already enabled, accounts unknown: not a switch to enabled
+
+
+@pytest.mark.parametrize("name, managed", [
+    ("Microsoft-managed: MFA for admins", True),
+    ("microsoft-managed: MFA for admins", True),
+    ("MICROSOFT-MANAGED: Block legacy authentication", True),
+    ("  Microsoft-managed: leading blanks", True),
+    ("Microsoft-managed:", True),
+    ("Clone - Microsoft-managed: MFA for admins", False),
+    ("Microsoft managed MFA", False),
+    ("", False),
+    (None, False),
+])
+def test_managed_detection_ignores_case_and_surrounding_blanks(name, managed):
+    assert is_managed({"displayName": name}) is managed
+    assert is_managed({}) is False
 
 
 def test_microsoft_managed_policies_accept_state_and_exclusions_only():

@@ -5,6 +5,7 @@ import copy
 import pytest
 
 from ansible_collections.msp.conditional_access.plugins.module_utils._graph import GraphError
+from ansible_collections.msp.conditional_access.plugins.module_utils._module import InvalidOption
 from ansible_collections.msp.conditional_access.plugins.module_utils._policy import ARGUMENT_SPEC, Policies
 
 BG1 = "aaaaaaaa-0000-4000-8000-000000000001"
@@ -133,3 +134,13 @@ def test_other_graph_errors_are_not_retried_on_beta():
     with pytest.raises(GraphError):
         ensure(graph, display_name="P", description="d")
     assert [s[3] for s in writes(graph)] == ["v1.0"]
+
+
+def test_managed_policy_with_other_casing_is_refused_delete_and_changes():
+    mmp = dict(copy.deepcopy(POLICY), id="m1", displayName="microsoft-managed: MFA for admins")
+    graph = StandInGraph([mmp])
+    with pytest.raises(InvalidOption, match="cannot be deleted"):
+        ensure(graph, display_name=mmp["displayName"], state="absent")
+    with pytest.raises(InvalidOption, match="Clone it under a new name"):
+        ensure(graph, display_name=mmp["displayName"], grant_controls={"built_in_controls": ["compliant_device"]})
+    assert writes(graph) == []
