@@ -608,11 +608,13 @@ class Policies:
         after = merge_policy(current, desired, self.params.get("purge_exclusions"))
         changed = [k for k in ("displayName", "description", "state", "conditions", "grantControls", "sessionControls")
                    if k in desired and comparable(current.get(k), k) != comparable(after.get(k), k)]
+        # the naming framework applies to the policy as it stands, also when the task changes nothing
+        self.check_naming(after)
         if not changed:
             return self.result(False, current, current)
         if is_managed(current):
             self.managed_guard(current, after)
-        self.check(after, current)
+        self.check(after, current, naming=False)
         patch = {}
         for key in changed:
             if key == "conditions":
@@ -632,12 +634,17 @@ class Policies:
                                    lag_retries=self.graph.lag_retries)
         return self.result(True, current, after)
 
-    def check(self, policy, current=None):
+    def check(self, policy, current=None, naming=True):
         """Everything that must hold before a write: Graph's rules, the naming framework, the lockout guard."""
         check_graph_rules(policy)
+        if naming:
+            self.check_naming(policy)
+        self.lockout_guard(policy, current)
+
+    def check_naming(self, policy):
+        """naming_convention=microsoft: the display name follows the framework and describes ``policy``."""
         if self.params.get("naming_convention") == "microsoft":
             check_naming_convention(policy.get("displayName"), policy)
-        self.lockout_guard(policy, current)
 
     def send(self, method, path, body):
         """Write through the module; v1.0 refuses some every-time sign-in frequency bodies (1038): use beta then."""

@@ -136,6 +136,35 @@ def test_other_graph_errors_are_not_retried_on_beta():
     assert [s[3] for s in writes(graph)] == ["v1.0"]
 
 
+NAMED = dict(copy.deepcopy(POLICY), id="p2", displayName="CA001-Global-BaseProtection-AllApps-AnyPlatform-MFA")
+
+
+def test_naming_convention_is_checked_when_nothing_changes():
+    """An unchanged policy whose name contradicts it fails with naming_convention=microsoft, and nothing is written."""
+    wrong = dict(copy.deepcopy(NAMED), displayName="CA001-Global-BaseProtection-AllApps-AnyPlatform-Block")
+    graph = StandInGraph([wrong])
+    with pytest.raises(InvalidOption, match="GrantControl part Block") as err:
+        ensure(graph, display_name=wrong["displayName"], naming_convention="microsoft")
+    assert err.value.option == "display_name" and writes(graph) == []
+    # an unchanged task that repeats what the policy has is checked too
+    with pytest.raises(InvalidOption, match="GrantControl part Block"):
+        ensure(graph, display_name=wrong["displayName"], naming_convention="microsoft",
+               grant_controls={"built_in_controls": ["mfa"]})
+    assert writes(graph) == []
+    # by id, the policy's own name is checked
+    with pytest.raises(InvalidOption, match="GrantControl part Block"):
+        ensure(graph, id="p2", naming_convention="microsoft")
+    # without the convention, the same task is a no-op
+    assert ensure(graph, display_name=wrong["displayName"])["changed"] is False
+
+
+def test_naming_convention_passes_an_unchanged_policy_that_follows_it():
+    graph = StandInGraph([NAMED])
+    result = ensure(graph, display_name=NAMED["displayName"], naming_convention="microsoft",
+                    grant_controls={"built_in_controls": ["mfa"]})
+    assert result["changed"] is False and writes(graph) == []
+
+
 def test_managed_policy_with_other_casing_is_refused_delete_and_changes():
     mmp = dict(copy.deepcopy(POLICY), id="m1", displayName="microsoft-managed: MFA for admins")
     graph = StandInGraph([mmp])
