@@ -481,6 +481,7 @@ EXAMPLES = r"""
 - name: Re-apply a backup taken with ca_policy_info
   msp.conditional_access.ca_policy:
     display_name: "{{ item.display_name }}"
+    description: "{{ item.description | default(omit) }}"
     policy_state: "{{ item.policy_state }}"
     conditions: "{{ item.conditions }}"
     grant_controls: "{{ item.grant_controls | default(omit) }}"

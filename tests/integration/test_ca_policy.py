@@ -335,11 +335,17 @@ def test_microsoft_managed_policy_only_state_and_exclusions(sandbox, run_playboo
     assert [e["method"] for e in writes(sandbox, tenant)] == ["PATCH"]
 
 
+PART_A_DESCRIPTION = "CIPP technicians only from the MSP office; break-glass excluded"
+
+
 def test_info_export_reapplies_as_written(sandbox, run_playbook, tenant):
-    """ca_policy_info output is ca_policy input: back up, delete, re-apply with the EXAMPLES task, same Graph policy."""
-    part_b = example("Part B")
-    setup = run(run_playbook, tenant, [LOCATION, example("Part A - block"), part_b])
+    """ca_policy_info output is ca_policy input: back up, delete, re-apply with the EXAMPLES task, same Graph policy,
+    description included."""
+    part_a, part_b = example("Part A - block"), example("Part B")
+    part_a[MODULE]["description"] = PART_A_DESCRIPTION
+    setup = run(run_playbook, tenant, [LOCATION, part_a, part_b])
     assert setup.rc == 0, setup.stdout[-2000:]
+    assert by_name(sandbox, tenant, PART_A)[0]["description"] == PART_A_DESCRIPTION
     original = {p["displayName"]: p for p in sandbox.client.policies(tenant)}
     backup = {"name": "backup", INFO: {}, "register": "backup"}
     info = run(run_playbook, tenant, [backup])
@@ -351,6 +357,7 @@ def test_info_export_reapplies_as_written(sandbox, run_playbook, tenant):
     assert entries[PART_B]["session_controls"]["sign_in_frequency"]["frequency_interval"] == "every_time"
     assert entries[PART_B]["policy_state"] == "enabled" and entries[PART_B]["managed"] is False
     assert entries["CA001-Global-BaseProtection-AllApps-AnyPlatform-MFA"]["conditions"]["users"]["exclude_users"] == [BG1, BG2]
+    assert entries[PART_A]["description"] == PART_A_DESCRIPTION
 
     reapply = example("Re-apply a backup")
     delete = {"name": "delete", MODULE: {"display_name": PART_A, "state": "absent"}}
@@ -360,6 +367,7 @@ def test_info_export_reapplies_as_written(sandbox, run_playbook, tenant):
     assert result.task("again")["changed"] is False
     [restored] = by_name(sandbox, tenant, PART_A)
     volatile = ("id", "createdDateTime", "modifiedDateTime")
+    assert restored["description"] == PART_A_DESCRIPTION
     assert {k: v for k, v in restored.items() if k not in volatile} == \
         {k: v for k, v in original[PART_A].items() if k not in volatile}
     assert [p["display_name"] for p in result.task("filtered")["policies"]] == [PART_A]
