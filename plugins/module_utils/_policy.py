@@ -106,6 +106,7 @@ SESSION = {
     "cloud_app_security": {"is_enabled": BOOL,
                            "cloud_app_security_type": enum(["mcas_configured", "monitor_only", "block_downloads"])},
     "disable_resilience_defaults": BOOL,
+    "secure_sign_in_session": {"is_enabled": BOOL},
 }
 TREE = {"conditions": CONDITIONS, "grant_controls": GRANT, "session_controls": SESSION}
 # Conditions Graph holds as null when unset: given with no values, they are cleared.
@@ -277,6 +278,7 @@ class PolicyBuilder:
     _persistent_browser = _enabled
     _application_enforced_restrictions = _enabled
     _cloud_app_security = _enabled
+    _secure_sign_in_session = _enabled
 
 
 # -- Graph -> options (names) ----------------------------------------------------------------------
@@ -501,7 +503,8 @@ def _effective_session(session):
                 (session.get("cloudAppSecurity") or {}).get("isEnabled"),
                 (session.get("persistentBrowser") or {}).get("isEnabled"),
                 (session.get("signInFrequency") or {}).get("isEnabled"),
-                session.get("disableResilienceDefaults")])
+                session.get("disableResilienceDefaults"),
+                (session.get("secureSignInSession") or {}).get("isEnabled")])
 
 
 def check_session_rules(session):

@@ -348,6 +348,13 @@ options:
       disable_resilience_defaults:
         description: Disable resilience defaults. Not with V(every_time) sign-in frequency.
         type: bool
+      secure_sign_in_session:
+        description: Graph's C(secureSignInSession), the session control that binds sign-in sessions to the device.
+        type: dict
+        suboptions:
+          is_enabled:
+            description: Whether the control is on. Defaults to V(true).
+            type: bool
   purge_exclusions:
     description:
       - Make the exclusions of every condition section the task gives exactly the task's (omitted C(exclude_*) lists

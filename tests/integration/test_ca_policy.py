@@ -335,14 +335,22 @@ def test_microsoft_managed_policy_only_state_and_exclusions(sandbox, run_playboo
     assert [e["method"] for e in writes(sandbox, tenant)] == ["PATCH"]
 
 
+TOKEN_PROTECTION = {
+    "id": "33333333-0000-4000-8000-00000000b0b0", "displayName": "Technicians - token protection",
+    "description": "Desktop sign-in sessions bound to the device", "state": "enabledForReportingButNotEnforced",
+    "conditions": {"users": {"includeUsers": ["All"]}, "applications": {"includeApplications": ["Office365"]},
+                   "clientAppTypes": ["mobileAppsAndDesktopClients"],
+                   "platforms": {"includePlatforms": ["windows"], "excludePlatforms": []}},
+    "grantControls": None, "sessionControls": {"secureSignInSession": {"isEnabled": True}}}
 PART_A_DESCRIPTION = "CIPP technicians only from the MSP office; break-glass excluded"
 
 
 def test_info_export_reapplies_as_written(sandbox, run_playbook, tenant):
     """ca_policy_info output is ca_policy input: back up, delete, re-apply with the EXAMPLES task, same Graph policy,
-    description included."""
+    description and secureSignInSession included."""
     part_a, part_b = example("Part A - block"), example("Part B")
     part_a[MODULE]["description"] = PART_A_DESCRIPTION
+    sandbox.client.put_policy(tenant, TOKEN_PROTECTION)
     setup = run(run_playbook, tenant, [LOCATION, part_a, part_b])
     assert setup.rc == 0, setup.stdout[-2000:]
     assert by_name(sandbox, tenant, PART_A)[0]["description"] == PART_A_DESCRIPTION
@@ -358,16 +366,41 @@ def test_info_export_reapplies_as_written(sandbox, run_playbook, tenant):
     assert entries[PART_B]["policy_state"] == "enabled" and entries[PART_B]["managed"] is False
     assert entries["CA001-Global-BaseProtection-AllApps-AnyPlatform-MFA"]["conditions"]["users"]["exclude_users"] == [BG1, BG2]
     assert entries[PART_A]["description"] == PART_A_DESCRIPTION
+    token = entries[TOKEN_PROTECTION["displayName"]]
+    assert token["session_controls"] == {"secure_sign_in_session": {"is_enabled": True}}
+    assert token["description"] == TOKEN_PROTECTION["description"]
 
     reapply = example("Re-apply a backup")
     delete = {"name": "delete", MODULE: {"display_name": PART_A, "state": "absent"}}
     filtered = {"name": "filtered", INFO: {"policy_states": ["report_only"]}}
+    count = len(writes(sandbox, tenant))
     result = run(run_playbook, tenant, [backup, delete, reapply, dict(reapply, name="again"), filtered])
     assert result.rc == 0, result.stdout[-3000:]
     assert result.task("again")["changed"] is False
+    # only the deleted policy is written back: every other export (token protection too) re-applies as a no-op
+    assert [(e["method"], (e["body"] or {}).get("displayName")) for e in writes(sandbox, tenant)[count:]] == \
+        [("DELETE", None), ("POST", PART_A)]
     [restored] = by_name(sandbox, tenant, PART_A)
     volatile = ("id", "createdDateTime", "modifiedDateTime")
     assert restored["description"] == PART_A_DESCRIPTION
     assert {k: v for k, v in restored.items() if k not in volatile} == \
         {k: v for k, v in original[PART_A].items() if k not in volatile}
-    assert [p["display_name"] for p in result.task("filtered")["policies"]] == [PART_A]
+    [kept] = by_name(sandbox, tenant, TOKEN_PROTECTION["displayName"])
+    assert kept == original[TOKEN_PROTECTION["displayName"]]
+    assert kept["sessionControls"]["secureSignInSession"] == {"isEnabled": True}
+    assert sorted(p["display_name"] for p in result.task("filtered")["policies"]) == \
+        [PART_A, TOKEN_PROTECTION["displayName"]]
+
+    # and it can be set: a session control of its own (no grant needed), on a policy that had none
+    secure = {"name": "secure", MODULE: {"display_name": PART_A, "session_controls": {
+        "secure_sign_in_session": {"is_enabled": True}}}}
+    count = len(writes(sandbox, tenant))
+    applied = run(run_playbook, tenant, [secure, dict(secure, name="again")])
+    assert applied.rc == 0 and applied.task("secure")["changed"] is True, applied.stdout[-2000:]
+    assert applied.task("again")["changed"] is False
+    [patch] = writes(sandbox, tenant)[count:]
+    assert patch["body"] == {"sessionControls": {"secureSignInSession": {"isEnabled": True}}}
+    [stored] = by_name(sandbox, tenant, PART_A)
+    assert stored["sessionControls"] == {"secureSignInSession": {"isEnabled": True}}
+    assert stored["grantControls"] == restored["grantControls"]
+    assert applied.task("secure")["diff"]["after"]["session_controls"] == {"secure_sign_in_session": {"is_enabled": True}}

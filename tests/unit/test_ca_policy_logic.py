@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.msp.conditional_access.plugins.module_utils._module import InvalidOption
 from ansible_collections.msp.conditional_access.plugins.module_utils._policy import (
-    ARGUMENT_SPEC, CONDITIONS, Policies, PolicyBuilder, check_graph_rules, comparable, is_managed, merge_policy,
+    ARGUMENT_SPEC, CONDITIONS, SESSION, Policies, PolicyBuilder, check_graph_rules, comparable, is_managed, merge_policy,
     policy_options, writable)
 
 ENUMERATED = "#microsoft.graph.conditionalAccessEnumeratedExternalTenants"
@@ -53,7 +53,8 @@ FULL = {
                                                "value": 4},
                          "persistent_browser": {"is_enabled": True, "mode": "never"},
                          "cloud_app_security": {"is_enabled": True, "cloud_app_security_type": "monitor_only"},
-                         "application_enforced_restrictions": {"is_enabled": True}},
+                         "application_enforced_restrictions": {"is_enabled": True},
+                         "secure_sign_in_session": {"is_enabled": True}},
 }
 
 
@@ -82,6 +83,7 @@ def test_snake_case_tree_maps_to_graph_names_ids_and_enums():
     assert policy["sessionControls"]["signInFrequency"] == {"isEnabled": True, "frequencyInterval": "timeBased",
                                                             "type": "hours", "value": 4}
     assert policy["sessionControls"]["cloudAppSecurity"] == {"isEnabled": True, "cloudAppSecurityType": "monitorOnly"}
+    assert policy["sessionControls"]["secureSignInSession"] == {"isEnabled": True}
 
 
 def test_graph_to_options_is_the_inverse_with_names():
@@ -98,6 +100,9 @@ def test_every_key_of_the_tree_is_in_the_argument_spec():
             if isinstance(leaf, dict):
                 keys(leaf, spec[key]["options"], path + key + ".")
     keys(CONDITIONS, ARGUMENT_SPEC["conditions"]["options"])
+    keys(SESSION, ARGUMENT_SPEC["session_controls"]["options"])
+    assert ARGUMENT_SPEC["session_controls"]["options"]["secure_sign_in_session"] == dict(
+        type="dict", options={"is_enabled": {"type": "bool"}})
     assert ARGUMENT_SPEC["conditions"]["options"]["platforms"]["options"]["include_platforms"]["choices"][:2] == \
         ["android", "ios"]
 
@@ -165,6 +170,21 @@ def test_graph_rules_accept_valid_policies():
                            grantControls={"operator": "AND", "builtInControls": ["mfa", "passwordChange"]},
                            sessionControls={"signInFrequency": {"isEnabled": True, "frequencyInterval": "everyTime"}}))
     check_graph_rules(base(grantControls=None, sessionControls={"persistentBrowser": {"isEnabled": True, "mode": "never"}}))
+    # secureSignInSession on its own is a session control (Graph keeps it; the sandbox does not condense it away)
+    check_graph_rules(base(grantControls=None, sessionControls={"secureSignInSession": {"isEnabled": True}}))
+    with pytest.raises(InvalidOption):
+        check_graph_rules(base(grantControls=None, sessionControls={"secureSignInSession": {"isEnabled": False}}))
+
+
+def test_secure_sign_in_session_is_exported_and_kept_when_the_export_is_reapplied():
+    current = dict(copy.deepcopy(CURRENT), sessionControls=dict(CURRENT["sessionControls"],
+                                                                  secureSignInSession={"isEnabled": True}))
+    exported = policy_options(current, NameBook())["session_controls"]
+    assert exported["secure_sign_in_session"] == {"is_enabled": True}
+    desired = {"sessionControls": builder.session(exported)}
+    after = merge_policy(current, desired)
+    assert comparable(after["sessionControls"]) == comparable(current["sessionControls"])
+    assert writable(current["sessionControls"], after["sessionControls"])["secureSignInSession"] == {"isEnabled": True}
 
 
 @pytest.mark.parametrize("guests, option", [

@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.msp.conditional_access.plugins.module_utils._graph import GraphError
 from ansible_collections.msp.conditional_access.plugins.module_utils._module import InvalidOption
-from ansible_collections.msp.conditional_access.plugins.module_utils._policy import ARGUMENT_SPEC, Policies
+from ansible_collections.msp.conditional_access.plugins.module_utils._policy import ARGUMENT_SPEC, Policies, policy_options
 
 BG1 = "aaaaaaaa-0000-4000-8000-000000000001"
 SVC = "aaaaaaaa-0000-4000-8000-000000000002"
@@ -173,3 +173,25 @@ def test_managed_policy_with_other_casing_is_refused_delete_and_changes():
     with pytest.raises(InvalidOption, match="Clone it under a new name"):
         ensure(graph, display_name=mmp["displayName"], grant_controls={"built_in_controls": ["compliant_device"]})
     assert writes(graph) == []
+
+
+SECURE = dict(copy.deepcopy(POLICY), id="s1", displayName="S",
+              sessionControls={"signInFrequency": {"isEnabled": True, "frequencyInterval": "timeBased", "type": "hours",
+                                                   "value": 4, "authenticationType": "primaryAndSecondaryAuthentication"},
+                               "secureSignInSession": {"isEnabled": True}})
+
+
+def test_secure_sign_in_session_survives_reapplying_its_export_and_can_be_set():
+    graph = StandInGraph([SECURE])
+    options = policy_options(SECURE, Policies(StandInModule(graph)).resolver)  # the ca_policy_info export
+    assert options["session_controls"]["secure_sign_in_session"] == {"is_enabled": True}
+    again = ensure(graph, display_name="S", session_controls=options["session_controls"],
+                   grant_controls=options["grant_controls"], conditions=options["conditions"])
+    assert again["changed"] is False and writes(graph) == []
+
+    graph = StandInGraph([POLICY])
+    result = ensure(graph, display_name="P", session_controls={"secure_sign_in_session": {"is_enabled": True}})
+    [(method, _, body, _)] = writes(graph)
+    assert method == "PATCH" and body == {"sessionControls": {"secureSignInSession": {"isEnabled": True}}}
+    assert result["policy"]["sessionControls"] == {"secureSignInSession": {"isEnabled": True}}
+    assert result["diff"]["after"]["session_controls"] == {"secure_sign_in_session": {"is_enabled": True}}
