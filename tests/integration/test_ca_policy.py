@@ -404,3 +404,82 @@ def test_info_export_reapplies_as_written(sandbox, run_playbook, tenant):
     assert stored["sessionControls"] == {"secureSignInSession": {"isEnabled": True}}
     assert stored["grantControls"] == restored["grantControls"]
     assert applied.task("secure")["diff"]["after"]["session_controls"] == {"secure_sign_in_session": {"is_enabled": True}}
+
+
+def ca_requests_by_task(sandbox, tenant):
+    """Conditional Access requests of the tenant, grouped per module run (each run starts with its own login)."""
+    runs = []
+    for entry in sandbox.client.log(tenant=tenant):
+        if entry["api"] == "login":
+            runs.append([])
+        elif entry["api"] == "graph" and "/identity/conditionalAccess" in entry["path"]:
+            assert runs, "a Graph request before any login: %s" % entry
+            runs[-1].append(entry)
+    return [run_ for run_ in runs if run_]
+
+
+def test_part_b_full_cycle_on_plain_v1_and_pacing(sandbox, run_playbook, tenant):
+    """Part B as written, Graph v1.0 accepting every-time sign-in frequency: create, no-op, modify (check mode
+    first), delete; every task spaces its Conditional Access requests to the tenant about a second apart."""
+    part_b = example("Part B")
+    svc = "cipp-svc@contoso-msp.onmicrosoft.com"
+    created = run(run_playbook, tenant, [part_b])
+    assert created.rc == 0 and created.task(part_b["name"])["changed"] is True, created.stdout[-3000:]
+    ids = directory(sandbox, tenant)
+    [stored] = by_name(sandbox, tenant, PART_B)
+    assert users_of(stored)["includeUsers"] == [ids[svc]] and users_of(stored)["excludeUsers"] == []
+    assert users_of(stored)["includeGroups"] == [] and users_of(stored)["includeRoles"] == []
+    assert stored["conditions"]["applications"]["includeApplications"] == ["All"]
+    assert stored["conditions"]["clientAppTypes"] == ["all"] and stored["conditions"]["locations"] is None
+    assert stored["grantControls"]["builtInControls"] == ["mfa"] and stored["state"] == "enabled"
+    assert stored["sessionControls"]["signInFrequency"] == {
+        "isEnabled": True, "frequencyInterval": "everyTime", "authenticationType": "primaryAndSecondaryAuthentication"}
+    [post] = writes(sandbox, tenant)
+    assert (post["method"], post["version"], post["status"]) == ("POST", "v1.0", 201)
+    assert not [e for e in sandbox.client.log(tenant=tenant) if e.get("version") == "beta"]
+    assert "warnings" not in created.task(part_b["name"])
+    assert created.task(part_b["name"])["diff"]["after"]["conditions"]["users"] == {"include_users": [svc]}
+
+    again = run(run_playbook, tenant, [part_b])
+    assert again.rc == 0 and again.changed == 0 and again.task(part_b["name"])["changed"] is False
+    assert len(writes(sandbox, tenant)) == 1
+
+    modify = copy.deepcopy(part_b)
+    modify[MODULE]["description"] = "CIPP-SAM service account: MFA on every sign-in"
+    modify[MODULE]["grant_controls"] = {"operator": "OR", "built_in_controls": ["mfa", "compliant_device"]}
+    checked = run(run_playbook, tenant, [modify], check=True)
+    assert checked.rc == 0 and checked.task(modify["name"])["changed"] is True, checked.stdout[-2000:]
+    assert len(writes(sandbox, tenant)) == 1
+    diff = checked.task(modify["name"])["diff"]
+    assert diff["before"]["conditions"]["users"] == diff["after"]["conditions"]["users"] == {"include_users": [svc]}
+    assert diff["before"]["grant_controls"]["built_in_controls"] == ["mfa"]
+    assert diff["after"]["grant_controls"]["built_in_controls"] == ["mfa", "compliant_device"]
+    assert diff["after"]["description"] == modify[MODULE]["description"]
+    assert ids[svc] not in json.dumps(diff)  # names, not ids
+    assert by_name(sandbox, tenant, PART_B) == [stored]
+
+    modified = run(run_playbook, tenant, [modify, dict(modify, name="again")])
+    assert modified.rc == 0 and modified.task(modify["name"])["changed"] is True, modified.stdout[-2000:]
+    assert modified.task("again")["changed"] is False
+    [patch] = writes(sandbox, tenant)[1:]
+    assert patch["method"] == "PATCH" and patch["version"] == "v1.0"
+    assert set(patch["body"]) == {"description", "grantControls"}
+    [after] = by_name(sandbox, tenant, PART_B)
+    assert after["description"] == modify[MODULE]["description"]
+    assert after["grantControls"]["builtInControls"] == ["mfa", "compliantDevice"]
+    assert after["sessionControls"] == stored["sessionControls"] and after["conditions"] == stored["conditions"]
+
+    delete = {"name": "delete", MODULE: {"display_name": PART_B, "state": "absent"}}
+    checked = run(run_playbook, tenant, [delete], check=True)
+    assert checked.task("delete")["changed"] is True and len(writes(sandbox, tenant)) == 2
+    deleted = run(run_playbook, tenant, [delete, dict(delete, name="again")])
+    assert deleted.rc == 0 and deleted.task("delete")["changed"] is True and deleted.task("again")["changed"] is False
+    assert by_name(sandbox, tenant, PART_B) == []
+    assert [e["method"] for e in writes(sandbox, tenant)] == ["POST", "PATCH", "DELETE"]
+
+    # pacing: Conditional Access allows 1 request/second/tenant, so one task's requests are spaced out
+    runs = ca_requests_by_task(sandbox, tenant)
+    assert len(runs) == 8 and max(len(r) for r in runs) == 3
+    gaps = [b["time"] - a["time"] for r in runs for a, b in zip(r, r[1:])]
+    assert len(gaps) == 4 and min(gaps) >= 0.9, gaps
+    assert sandbox.client.counters()["throttled"].get(tenant, 0) == 0
