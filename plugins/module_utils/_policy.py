@@ -576,7 +576,8 @@ class Policies:
 
     def ensure(self):
         p = self.params
-        if p.get("naming_convention") == "microsoft" and p.get("display_name"):
+        if p.get("naming_convention") == "microsoft" and p.get("display_name") \
+                and not is_managed({"displayName": p["display_name"]}):
             parse_name(p["display_name"])  # fail before any request
         current = self.find()
         if p["state"] == "absent":
@@ -646,7 +647,8 @@ class Policies:
 
     def check_naming(self, policy):
         """naming_convention=microsoft: the display name follows the framework and describes ``policy``."""
-        if self.params.get("naming_convention") == "microsoft":
+        # Microsoft names its managed policies itself: the framework applies to the MSP's own policies
+        if self.params.get("naming_convention") == "microsoft" and not is_managed(policy):
             check_naming_convention(policy.get("displayName"), policy)
 
     def send(self, method, path, body):

@@ -165,6 +165,18 @@ def test_naming_convention_passes_an_unchanged_policy_that_follows_it():
     assert result["changed"] is False and writes(graph) == []
 
 
+def test_naming_convention_leaves_microsoft_managed_policies_alone():
+    """Microsoft names its managed policies: a play-wide naming_convention still lets a task turn one off."""
+    mmp = dict(copy.deepcopy(POLICY), id="m1", displayName="Microsoft-managed: MFA for admins")
+    graph = StandInGraph([mmp])
+    result = ensure(graph, display_name=mmp["displayName"], naming_convention="microsoft", policy_state="disabled")
+    assert result["changed"] is True
+    assert [(m, body) for m, _path, body, _v in writes(graph)] == [("PATCH", {"state": "disabled"})]
+    # the MSP's own policies are still held to the framework
+    with pytest.raises(InvalidOption):
+        ensure(graph, display_name="Block legacy auth", naming_convention="microsoft", policy_state="disabled")
+
+
 def test_managed_policy_with_other_casing_is_refused_delete_and_changes():
     mmp = dict(copy.deepcopy(POLICY), id="m1", displayName="microsoft-managed: MFA for admins")
     graph = StandInGraph([mmp])
