@@ -630,10 +630,10 @@ class ClientExclusion:
             created, version = write_policy(self.module, "POST", POLICIES, plan.clone, version)
             plan.clone_of = created or plan.clone
         if plan.users is not None:
-            _, version = write_policy(self.module, "PATCH", policy_path,
-                                      {"conditions": {"users": users_patch(_users(plan.policy), plan.users)}}, version)
+            version = write_policy(self.module, "PATCH", policy_path,
+                                   {"conditions": {"users": users_patch(_users(plan.policy), plan.users)}}, version)[1]
         if plan.disable:
-            _, version = write_policy(self.module, "PATCH", policy_path, {"state": "disabled"}, version)
+            version = write_policy(self.module, "PATCH", policy_path, {"state": "disabled"}, version)[1]
         if version == "beta":
             plan.warnings.append(BETA_WARNING)
 
