@@ -18,9 +18,9 @@ PLAY = """
 """
 
 
-def play(args):
+def play(args, module="ca_named_location", task="location"):
     import json
-    return PLAY % json.dumps(args)
+    return PLAY.replace("name: location", "name: " + task).replace("ca_named_location:", module + ":") % json.dumps(args)
 
 
 def graph_writes(sandbox, tenant):
@@ -38,6 +38,11 @@ def tenant(sandbox_reset):
 
 def run(run_playbook, tenant, args, **kwargs):
     return run_playbook(play(args), extra_vars={"tenant": tenant}, **kwargs)
+
+
+def run_info(run_playbook, tenant, args):
+    """ca_named_location_info in a task named "info"."""
+    return run_playbook(play(args, "ca_named_location_info", "info"), extra_vars={"tenant": tenant})
 
 
 def test_lifecycle_create_idempotent_modify_checkmode_delete(sandbox, run_playbook, tenant):
@@ -158,15 +163,7 @@ def test_name_differing_only_in_case_is_the_same_location(sandbox, run_playbook,
 
 
 def test_info_with_an_unknown_id_returns_nothing(run_playbook, tenant):
-    info = run_playbook("""
-- hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: info
-      msp.conditional_access.ca_named_location_info:
-        tenant_id: "{{ tenant }}"
-        id: 99999999-0000-4000-8000-000000000000
-""", extra_vars={"tenant": tenant})
+    info = run_info(run_playbook, tenant, {"id": "99999999-0000-4000-8000-000000000000"})
     assert info.rc == 0, info.stdout
     assert info.task("info")["named_locations"] == []
 
@@ -190,16 +187,7 @@ def test_location_used_by_a_policy_is_not_deleted(sandbox, run_playbook, tenant)
     assert len(graph_writes(sandbox, tenant)) == writes
     assert locations_named(sandbox, tenant, name)
 
-    info = run_playbook("""
-- hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: info
-      msp.conditional_access.ca_named_location_info:
-        tenant_id: "{{ tenant }}"
-        display_name: "%s"
-        with_references: true
-""" % name, extra_vars={"tenant": tenant})
+    info = run_info(run_playbook, tenant, {"display_name": name, "with_references": True})
     assert info.rc == 0
     [entry] = info.task("info")["named_locations"]
     assert entry["used_by"] == [{"id": "22222222-0000-4000-8000-000000000001",
