@@ -212,6 +212,17 @@ def write_report(data, out):
     ours = [r["cpu_s"] / max(r["machine_capacity_cpu_s"], 1e-9) for r in data["runs"]]
     command = "python -m bench --tenants %d --policies %d --forks %s --latency-ms %d" % (
         args["tenants"], args["policies"], ",".join(str(f) for f in sorted(args["fork_levels"])), args["latency_ms"])
+    for option in ("primary_forks", "sweep_tenants", "budget_min"):  # the rest of the command line, when stored
+        if args.get(option) is not None:
+            command += " --%s %s" % (option.replace("_", "-"), args[option])
+    if args.get("out") and not str(args["out"]).rstrip("/").endswith("bench/results"):
+        command += " --out " + str(args["out"])
+    sweep_tenants = args.get("sweep_tenants") or fixture["client_tenants"]
+    if sweep_tenants < fixture["client_tenants"]:
+        sweep_scope = ("runs on the first %d tenants: the runs on every tenant at the primary fork level take most "
+                       "of the time budget on this 2-core machine" % sweep_tenants)
+    else:
+        sweep_scope = "runs on all %d tenants" % sweep_tenants
     lines = [
         "# Part D at MSP scale: benchmark report",
         "",
@@ -232,18 +243,16 @@ def write_report(data, out):
         "(token + list + PATCH with `ansible.builtin.uri`, the same §3 merge in Jinja, `until`/`retries` on 429/503) "
         "does the same job, and runs once more. After (b) and after the baseline every tenant's policies are "
         "compared with an independent oracle (`bench/oracle.py`).",
-        "- All five runs are measured on all %d tenants at %d forks. The fork sweep (%s) runs on the first %d "
-        "tenants: the 200-tenant runs alone take most of the ~25-minute budget on this 2-core machine. A sweep run "
-        "that would not fit the budget is not run and is listed under \"Left out\"." % (
+        "- All five runs are measured on all %d tenants at %d forks. The fork sweep (%s) %s. A sweep run that "
+        "would not fit the budget is not run and is listed under \"Left out\"." % (
             fixture["client_tenants"], args.get("primary_forks", 0),
-            ", ".join(str(f) for f in sorted(args["fork_levels"])),
-            args.get("sweep_tenants") or fixture["client_tenants"]),
+            ", ".join(str(f) for f in sorted(args["fork_levels"])), sweep_scope),
         "- Controller CPU = user+sys of the whole ansible-playbook process tree (wait4), divided by the tenants. "
         "Requests, writes and 429s come from the sandbox request log.",
         "- Machine: %d cores, Python %s, %s. The cores were shared with other engineers during the run: 1-minute "
         "load average %.1f to %.1f (mean %.1f); other people's processes used %.0f%%-%.0f%% of the machine's CPU "
-        "during the measured runs (ours: %.0f%%-%.0f%%). Wall times are therefore pessimistic; CPU seconds are not "
-        "affected by the sharing." % (machine["cpus"], machine["python"], machine["platform"], load["load1_min"],
+        "during the measured runs (ours: %.0f%%-%.0f%%). Wall times are therefore pessimistic, and CPU seconds "
+        "grow too under sharing (caches, clock): compare the collection with the baseline of the same run." % (machine["cpus"], machine["python"], machine["platform"], load["load1_min"],
                                      load["load1_max"], load["load1_mean"], 100 * min(others or [0]),
                                      100 * max(others or [0]), 100 * min(ours or [0]), 100 * max(ours or [0])),
         "",
