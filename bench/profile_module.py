@@ -24,15 +24,15 @@ GROUPS = (("ansible", "ansible (module_utils, AnsiballZ)"), ("msgraph_core", "ms
           ("opentelemetry", "opentelemetry (kiota)"), ("ansible_collections", "the collection"))
 
 
-def keep_payload(sandbox_env, inventory, workdir):
-    """Run the playbook for one host with the module payload kept; return the AnsiballZ file."""
+def keep_payload(sandbox_env, inventory, workdir, playbook=PLAYBOOK, module="ca_client_exclusion"):
+    """Run the playbook with the module payload kept; return the last AnsiballZ file of ``module``."""
     remote = Path(workdir) / "remote_tmp"
     remote.mkdir(parents=True, exist_ok=True)
     env = bench_env(sandbox_env, ANSIBLE_KEEP_REMOTE_FILES="1", ANSIBLE_REMOTE_TMP=str(remote),
                     ANSIBLE_PIPELINING="false")
-    proc = subprocess.run([str(BIN / "ansible-playbook"), str(PLAYBOOK), "-i", str(inventory)], env=env,
+    proc = subprocess.run([str(BIN / "ansible-playbook"), str(playbook), "-i", str(inventory)], env=env,
                           capture_output=True, text=True, timeout=600, cwd=str(REPO), check=False)
-    found = sorted(remote.glob("ansible-tmp-*/AnsiballZ_ca_client_exclusion.py"))
+    found = sorted(remote.glob("ansible-tmp-*/AnsiballZ_%s.py" % module))
     if not found:
         raise RuntimeError("no AnsiballZ payload kept (rc=%s): %s" % (proc.returncode, proc.stdout[-2000:]))
     return found[-1]
