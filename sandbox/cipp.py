@@ -108,8 +108,11 @@ class CippApi:
             return self.respond(method, path, query, 500, ('Cannot convert value "%s" to type '
                                                            '"System.Management.Automation.SemanticVersion".' % version).encode(),
                                 request_body=body, content_type="text/plain")
+        # App Service's front end puts the caller's address in X-Forwarded-For; the sandbox plays that front end
+        # unless front_end_xff is off, and then a request without the header has no address: 403 (cipp-api.md 4.2)
+        front_end = client_ip if self.faults.get("front_end_xff", True) else ""
         forwarded = {k.lower(): v for k, v in headers.items()}.get("x-forwarded-for") or self.faults.get("forwarded_for") \
-            or client_ip
+            or front_end
         address = re.sub(r"[\[\]]", "", re.sub(r"^(\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]|[0-9a-fA-F:]+)(?::\d+)?$",
                                                r"\1", forwarded.split(",")[0].strip()))
         row = self.clients.get(caller.lower())

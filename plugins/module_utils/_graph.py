@@ -269,7 +269,11 @@ class GraphClient:
         return self.request("GET", path, version=version, lag_retries=self.lag_retries)
 
     def list(self, path, params=None, version=None):
-        """Every item of a collection, following @odata.nextLink."""
+        """Every item of a collection, following @odata.nextLink.
+
+        msgraph-core's PageIterator wants SDK models and an async request adapter; these bodies are plain
+        dicts, and every page must go through _send for pacing and the host check, so the loop is ours.
+        """
         items = []
         page = self.request("GET", path, params=params, version=version)
         while True:

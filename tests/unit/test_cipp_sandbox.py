@@ -95,6 +95,14 @@ def test_ip_gate_first_forwarded_for_element_port_stripped(api):
     assert call(api, "List", ip="127.0.0.1", headers={"X-Forwarded-For": "127.0.0.1"}) == (403, DENIED)
 
 
+def test_missing_forwarded_for_with_ranges_set_is_403_without_the_front_end(api):
+    api.faults["front_end_xff"] = False  # a call that did not pass App Service's front end
+    assert call(api, "List") == (403, DENIED)
+    assert call(api, "List", headers={"X-Forwarded-For": "127.0.0.1"})[0] == 200
+    api.clients[ME.lower()]["IPRange"] = ""  # no ranges: Any
+    assert call(api, "List")[0] == 200
+
+
 def test_audience_permission_and_rbac_gates(api):
     assert call(api, "List", aud="https://graph.microsoft.com")[0] == 401
     assert call(api, "List", caller=None)[0] == 401
