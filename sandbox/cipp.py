@@ -65,6 +65,16 @@ def label_values(field):
     return [i.get("value") for i in items if isinstance(i, dict) and i.get("value")]
 
 
+def refused(result):
+    """An AddUpdate / SaveToAzure answer that reports an error: nothing was stored."""
+    if isinstance(result, dict):
+        if result.get("Error"):
+            return True
+        result = result.get("Results")
+    items = result if isinstance(result, list) else [result]
+    return any(isinstance(i, dict) and i.get("state") == "error" for i in items)
+
+
 class CippApi:
     def __init__(self, config, record):
         self.record = record
@@ -138,9 +148,10 @@ class CippApi:
         if handler is None:
             return self.respond(method, path, query, 200, {"Results": "Invalid action"}, request_body=body)
         result = handler(body, role)
-        # like Graph's log (write = a write request that was accepted): CIPP answers its errors with 200 as well
-        return self.respond(method, path, query, 200, result, write=str(action).lower() in WRITE_ACTIONS,
-                            request_body=body)
+        # like Graph's log (write = a write request that was accepted): CIPP answers its errors with 200 as well,
+        # so an error result is not a write
+        return self.respond(method, path, query, 200, result,
+                            write=str(action).lower() in WRITE_ACTIONS and not refused(result), request_body=body)
 
     def list(self, body, role):
         if not self.clients:

@@ -112,12 +112,17 @@ def test_audience_permission_and_rbac_gates(api):
     status, answer = call(api, "AddUpdate", {"ClientId": RMM, "Role": {"value": "admin"}})
     assert status == 200 and answer[0]["state"] == "error" and "'admin' role" in answer[0]["resultText"]
     assert stored(api) == ""
+    assert api.log[-1]["write"] is False  # refused with 200: logged, not counted as a write
 
 
 def test_api_config_failure_is_http_200_and_no_write(api):
     api.faults["api_config_fails"] = True
     status, answer = call(api, "AddUpdate", {"ClientId": RMM, "IPRange": [{"value": "1.2.3.4"}]})
     assert status == 200 and answer["Results"][0]["state"] == "error" and stored(api) == ""
+    assert api.log[-1]["write"] is False
+    api.faults["api_config_fails"] = False
+    call(api, "AddUpdate", {"ClientId": RMM, "IPRange": [{"value": "1.2.3.4"}]})
+    assert api.log[-1]["write"] is True and stored(api) == '"1.2.3.4"'
 
 
 def test_save_to_azure_and_get_azure_configuration(api):
@@ -127,6 +132,7 @@ def test_save_to_azure_and_get_azure_configuration(api):
     assert sorted(call(api, "GetAzureConfiguration")[1]["Results"]["ClientIDs"]) == sorted([ME, RO])
     api.faults.update(save_fails=True, azure_config_fails=True)
     assert call(api, "SaveToAzure", {})[1]["Results"].startswith("Failed to save allowed API clients to Azure")
+    assert api.log[-1]["write"] is False
     assert "Error" in call(api, "GetAzureConfiguration")[1]["Results"]
     assert call(api, "Nope")[1] == {"Results": "Invalid action"}
 
