@@ -23,7 +23,7 @@ import re
 from ._diff import SERVER_KEYS, make_diff, strip_server_keys
 from ._graph import GraphError
 from ._module import InvalidOption
-from ._policy import MMP_PREFIX, is_managed, writable
+from ._policy import BETA_WARNING, MMP_PREFIX, is_managed, writable, write_policy
 
 POLICIES = "/identity/conditionalAccess/policies"
 ENUMERATED = "#microsoft.graph.conditionalAccessEnumeratedExternalTenants"
@@ -51,9 +51,6 @@ EXCLUSION_TARGET_REQUIRED_IF = [("mode", "direct", ("service_account",))]
 
 # Graph errors that stop the whole run: the next PATCH would fail the same way.
 FATAL_STATUSES = (None, 401, 403, 429, 500, 502, 503, 504)
-# v1.0 refuses some policies (every-time sign-in frequency) as preview features; /beta takes them.
-PREVIEW_REFUSED = 1038
-BETA_WARNING = "Graph v1.0 refused the policy as a preview feature (1038); it was written through /beta"
 # Said by every state=absent warning that leaves serviceProvider in place.
 NOT_RECORDED = ("Graph does not record who added serviceProvider, so state=absent cannot tell whether %s added it "
                 "and cannot restore the exclusion as it was before")
@@ -643,21 +640,6 @@ class ClientExclusion:
         for plan in plans:
             counts[plan.action] = counts.get(plan.action, 0) + 1
         return counts
-
-
-def write_policy(module, method, path, body, version=None):
-    """One policy write through the module: (answer, version used).
-
-    Graph v1.0 refuses some policies as preview features (1038, e.g. every-time sign-in frequency in the
-    Microsoft-managed risky sign-in policies); the same request then goes to /beta, as ca_policy does.
-    """
-    if version != "beta":
-        try:
-            return module.write(method, path, body), version
-        except GraphError as exc:
-            if exc.service_code != PREVIEW_REFUSED:
-                raise
-    return module.write(method, path, body, version="beta"), "beta"
 
 
 def _names(plans):

@@ -531,6 +531,27 @@ def check_session_rules(session):
 
 
 # -- the module's work ----------------------------------------------------------------------------------
+
+# v1.0 refuses some policies as preview features (1038, e.g. every-time sign-in frequency); /beta takes them.
+PREVIEW_REFUSED = 1038
+BETA_WARNING = "Graph v1.0 refused the policy as a preview feature (1038); it was written through /beta"
+
+
+def write_policy(module, method, path, body, version=None, lag_retries=0):
+    """One policy write through the module: (answer, version used).
+
+    A write v1.0 refuses with 1038 goes again through /beta; once a policy needed /beta (``version``),
+    its later writes go there directly.
+    """
+    if version != "beta":
+        try:
+            return module.write(method, path, body, lag_retries=lag_retries), version
+        except GraphError as exc:
+            if exc.service_code != PREVIEW_REFUSED:
+                raise
+    return module.write(method, path, body, version="beta", lag_retries=lag_retries), "beta"
+
+
 class Policies:
     def __init__(self, module):
         self.module = module
@@ -652,15 +673,11 @@ class Policies:
             check_naming_convention(policy.get("displayName"), policy)
 
     def send(self, method, path, body):
-        """Write through the module; v1.0 refuses some every-time sign-in frequency bodies (1038): use beta then."""
-        try:
-            return self.module.write(method, path, body, lag_retries=self.graph.lag_retries)
-        except GraphError as exc:
-            if exc.service_code != 1038:
-                raise
-            self.warnings.append("Graph v1.0 refused the policy as a preview feature (1038); it was written through /beta")
-            self.version = "beta"
-            return self.module.write(method, path, body, version="beta", lag_retries=self.graph.lag_retries)
+        answer, version = write_policy(self.module, method, path, body, self.version, self.graph.lag_retries)
+        if version == "beta" and self.version is None:
+            self.warnings.append(BETA_WARNING)
+        self.version = version
+        return answer
 
     @staticmethod
     def managed_guard(current, after):
