@@ -180,8 +180,8 @@ def flags_set(text):
 
 
 def is_managed(policy):
-    """Is this a Microsoft-managed policy? Graph names them "Microsoft-managed: ..."; the match ignores case and
-    surrounding whitespace, like ``_exclusion.is_microsoft_managed``."""
+    """Is this a Microsoft-managed policy? Graph names them "Microsoft-managed: ..." (graph-ca.md section 4); the match
+    ignores case and surrounding whitespace. The collection's one definition: Part D uses it too."""
     return (((policy or {}).get("displayName")) or "").strip().lower().startswith(MMP_PREFIX.lower())
 
 
