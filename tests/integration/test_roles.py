@@ -335,3 +335,22 @@ def test_service_account_policy_drift_is_corrected(sandbox_reset, inventory):
 
     again = run(sandbox, REPO / "playbooks" / "msp_tenant.yml", args=["--tags", "part_b"])
     assert again.rc == 0 and again.changed == 0, [r["task"] for r in again.results if r["result"].get("changed")]
+
+
+def test_part_c_uses_its_own_cipp_credential_when_given(sandbox_reset):
+    """cipp_api_client_id / cipp_api_client_secret reach the CIPP modules only (README "Part C identity")."""
+    sandbox = sandbox_reset
+    stranger = "99999999-9999-4999-8999-999999999999"
+    secret = "part-c-secret-that-must-not-leak"
+    refused = run(sandbox, REPO / "playbooks" / "msp_tenant.yml", args=["--tags", "part_c"],
+                  extra_vars={"cipp_api_client_id": stranger, "cipp_api_client_secret": secret})
+    assert refused.rc != 0
+    assert "AADSTS700016" in refused.stdout and stranger in refused.stdout  # the token was asked for that client
+    assert secret not in refused.stdout
+    assert writes(sandbox) == 0
+    # the same variables holding a real CIPP-API client (here the sandbox's app) work
+    applied = run(sandbox, REPO / "playbooks" / "msp_tenant.yml", args=["--tags", "part_c"],
+                  extra_vars={"cipp_api_client_id": sandbox.env["AZURE_CLIENT_ID"],
+                              "cipp_api_client_secret": sandbox.env["AZURE_CLIENT_SECRET"]})
+    assert applied.rc == 0, applied.stdout[-3000:]
+    assert any(e["api"] == "cipp" and e["write"] for e in sandbox.client.log())
