@@ -35,7 +35,7 @@ CA_PATH_PREFIX = "/identity/conditionalAccess"
 SERVICE_CODE = re.compile(r"^\s*(\d{4})\s*:")
 
 GDAP_READ = "; through GDAP the relationship also needs a role that can read it (Directory Readers or above)"
-# A 403 names the permission of the endpoint that refused, longest prefix first (graph-ca.md 1.4).
+# A 403 names the permission of the endpoint that refused, by path prefix (graph-ca.md 1.4).
 FORBIDDEN_HINTS = (
     (CA_PATH_PREFIX, "missing permission: the app needs Policy.Read.All, Policy.ReadWrite.ConditionalAccess and "
                      "Application.Read.All (admin consent in this tenant); through GDAP the relationship needs the "
@@ -44,13 +44,12 @@ FORBIDDEN_HINTS = (
     ("/users", "missing permission: resolving users needs User.Read.All (or Directory.Read.All)" + GDAP_READ),
     ("/groups", "missing permission: resolving groups needs GroupMember.Read.All (or Directory.Read.All)"
                 + GDAP_READ),
-    ("/directoryRoles", "missing permission: resolving roles needs RoleManagement.Read.Directory (or "
-                        "Directory.Read.All)" + GDAP_READ),
-    ("/roleManagement", "missing permission: resolving roles needs RoleManagement.Read.Directory (or "
-                        "Directory.Read.All)" + GDAP_READ),
-    ("/servicePrincipals", "missing permission: resolving applications needs Application.Read.All" + GDAP_READ),
-    ("/applications", "missing permission: resolving applications needs Application.Read.All" + GDAP_READ),
-    ("/subscribedSkus", "missing permission: reading licences needs Organization.Read.All" + GDAP_READ),
+    (("/directoryRoles", "/roleManagement"), "missing permission: resolving roles needs RoleManagement.Read.Directory "
+                                             "(or Directory.Read.All)" + GDAP_READ),
+    (("/servicePrincipals", "/applications"), "missing permission: resolving applications needs "
+                                              "Application.Read.All" + GDAP_READ),
+    ("/subscribedSkus", "missing permission: reading licences needs Organization.Read.All (or Directory.Read.All)"
+                        + GDAP_READ),
     ("/auditLogs", "missing permission: reading sign-ins needs AuditLog.Read.All (and a Security Reader or "
                    "Reports Reader role through GDAP)"),
 )

@@ -30,15 +30,6 @@ PLAN_GOVERNANCE = "e866a266-3cff-43a3-acca-0c90a7e00c8b"
 PLAN_NAMES = {PLAN_P1: "AAD_PREMIUM", PLAN_P2: "AAD_PREMIUM_P2"}
 
 SECTIONS = ("licenses", "security_defaults", "policies", "named_locations")
-# What a 403 on each read means, for the message.
-NEEDS = {
-    "licenses": "Organization.Read.All (or Directory.Read.All)",
-    "security_defaults": "Policy.Read.All",
-    "policies": "Policy.Read.All",
-    "named_locations": "Policy.Read.All",
-    "users": "User.Read.All (or Directory.Read.All)",
-    "groups": "GroupMember.Read.All (or Directory.Read.All)",
-}
 STATES = {"enabled": "enabled", "disabled": "disabled", "enabledForReportingButNotEnforced": "report_only"}
 
 
@@ -122,7 +113,8 @@ class TenantInfo:
         except GraphError as exc:
             if exc.status not in (401, 403):
                 raise
-            self.permissions[section] = "denied (%s): needs %s" % (exc.code, NEEDS[section])
+            # the Graph client's hint names the permission of the endpoint that refused
+            self.permissions[section] = "denied (%s): %s" % (exc.code, exc.hint)
             self.module.warn("%s: %s" % (section, exc))
             return None
         self.permissions[section] = "ok"

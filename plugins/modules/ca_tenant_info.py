@@ -125,7 +125,8 @@ permissions:
   description: Per section read, V(ok) or why it was denied and which permission it needs.
   returned: always
   type: dict
-  sample: {"licenses": "ok", "policies": "ok", "users": "denied (Authorization_RequestDenied): needs User.Read.All"}
+  sample: {"licenses": "ok", "policies": "ok",
+           "users": "denied (Authorization_RequestDenied): missing permission: resolving users needs User.Read.All ..."}
 token_permissions:
   description: Application permissions (C(roles)) or delegated scopes of the Graph token, null when unreadable.
   returned: always

@@ -70,3 +70,31 @@ def test_token_permissions():
     assert t.token_permissions(_jwt({"scp": "Policy.Read.All User.Read"})) == ["Policy.Read.All", "User.Read"]
     assert t.token_permissions("opaque-token") is None
     assert t.token_permissions(_jwt({"sub": "x"})) is None
+
+
+def test_denied_section_names_the_permission_of_its_endpoint_and_others_go_on():
+    from ansible_collections.msp.conditional_access.plugins.module_utils._graph import GraphError
+
+    class Module:
+        params = {}
+        graph = None
+        warnings = []
+
+        def warn(self, text):
+            self.warnings.append(text)
+
+    info = t.TenantInfo(Module())
+
+    def refuse(path):
+        def fetch():
+            raise GraphError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.",
+                             "GET", "https://graph.microsoft.com/v1.0" + path, "t")
+        return fetch
+
+    assert info._read("users", refuse("/users?$filter=x")) is None
+    assert info._read("licenses", refuse("/subscribedSkus")) is None
+    assert info._read("policies", lambda: ["p"]) == ["p"]
+    assert "User.Read.All" in info.permissions["users"] and "Policy" not in info.permissions["users"]
+    assert info.permissions["licenses"].startswith("denied (Authorization_RequestDenied): ")
+    assert "Organization.Read.All" in info.permissions["licenses"]
+    assert info.permissions["policies"] == "ok" and len(Module.warnings) == 2
