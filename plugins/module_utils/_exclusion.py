@@ -87,10 +87,6 @@ def is_guid(value):
     return bool(value) and bool(GUID.match(str(value)))
 
 
-# One definition of "Microsoft-managed" for the collection: ca_policy's.
-is_microsoft_managed = is_managed
-
-
 def _users(policy):
     return ((policy.get("conditions") or {}).get("users")) or {}
 
@@ -304,7 +300,7 @@ def select_policies(policies, wanted):
 
 def clone_name(policy, prefix):
     base = (policy.get("displayName") or "").strip()
-    if is_microsoft_managed(policy) and base[:len(MMP_PREFIX)].lower() == MMP_PREFIX.lower():
+    if is_managed(policy):  # the stripped name starts with the prefix, in any case
         base = base[len(MMP_PREFIX):]
     return (prefix + base.strip()).strip()
 
@@ -401,7 +397,7 @@ class Planner:
         return [self.plan_one(policy, all_policies) for policy in selected]
 
     def plan_one(self, policy, all_policies):
-        managed = is_microsoft_managed(policy)
+        managed = is_managed(policy)
         if managed and self.managed_policies == "skip":
             return Plan(policy, "skipped", "Microsoft-managed policy (managed_policies=skip)")
         if self.state == "absent":
@@ -551,7 +547,7 @@ class ClientExclusion:
             raise InvalidOption("service_account", None, "required when mode=direct")
         if p.get("managed_policies") == "clone_and_disable":
             probe = clone_name({"displayName": "Microsoft-managed: x"}, p["clone_prefix"])
-            if is_microsoft_managed({"displayName": probe}) or probe == "x":
+            if is_managed({"displayName": probe}) or probe == "x":
                 raise InvalidOption("clone_prefix", p["clone_prefix"], "the clone's name must differ from the original "
                                     "and must not start with 'Microsoft-managed:'")
 
@@ -661,7 +657,7 @@ def exclusion_report(module):
         users = _users(policy)
         reason = targeting_reason(policy, p["mode"], p["msp_tenant_id"], account_id)
         entry = {"id": policy.get("id"), "display_name": policy.get("displayName"), "state": policy.get("state"),
-                 "microsoft_managed": is_microsoft_managed(policy), "targeting": reason is not None,
+                 "microsoft_managed": is_managed(policy), "targeting": reason is not None,
                  "targeting_reason": reason, "excluded": planner.covered(users),
                  "exclusions": summarize(policy, labels=labels)}
         entry["missing"] = bool(reason) and not entry["excluded"]

@@ -321,6 +321,11 @@ def test_clone_and_disable_plan_and_second_run():
 def test_clone_name_never_keeps_the_managed_prefix():
     assert clone_name({"displayName": "Microsoft-managed: Block legacy authentication"}, "MSP copy - ") == (
         "MSP copy - Block legacy authentication")
+    # blanks around it and another case are still Microsoft's prefix
+    assert clone_name({"displayName": "  microsoft-MANAGED: Block legacy authentication"}, "MSP copy - ") == (
+        "MSP copy - Block legacy authentication")
+    assert clone_name({"displayName": "Block legacy authentication"}, "MSP copy - ") == (
+        "MSP copy - Block legacy authentication")
 
 
 def test_absent_plan_removes_only_the_msp():

@@ -344,4 +344,4 @@ def test_absent_warning_says_graph_cannot_tell_who_added_service_provider():
 
 def test_one_definition_of_microsoft_managed():
     from ansible_collections.msp.conditional_access.plugins.module_utils import _exclusion, _policy
-    assert _exclusion.is_microsoft_managed is _policy.is_managed
+    assert _exclusion.is_managed is _policy.is_managed
