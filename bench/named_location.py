@@ -10,13 +10,12 @@ the bare cost of starting Python and importing AnsibleModule.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.harness import REPO, bench_env, last_seq, log_since, run_measured
-from bench.profile_module import keep_payload, peak_rss_wrapped, run_payload
+from bench.harness import REPO, bench_env, last_seq, log_since
+from bench.profile_module import bare_import_cost, keep_payload, run_payload
 
 FIXTURE = REPO / "sandbox" / "fixtures" / "demo.json"
 INVENTORY = REPO / "inventories" / "sandbox" / "hosts.yml"
@@ -53,12 +52,7 @@ def measure(workdir):
                            "graph": sum(1 for e in entries if e.get("api") == "graph"),
                            "login": sum(1 for e in entries if e.get("api") == "login"),
                            "writes": sum(1 for e in entries if e.get("write"))}
-        cmd, rss_file = peak_rss_wrapped([sys.executable, "-c", "import ansible.module_utils.basic"], workdir, "bare")
-        bare = run_measured(cmd, env, workdir / "bare.out", timeout=120)
-        if rss_file is not None and rss_file.exists():
-            bare["maxrss_mb"] = int(rss_file.read_text().split()[-1]) / 1024.0
-        runs["bare python + AnsibleModule import"] = {"wall_s": bare["wall_s"], "cpu_s": bare["cpu_s"],
-                                                      "maxrss_mb": bare["maxrss_mb"]}
+        runs["bare python + AnsibleModule import"] = bare_import_cost(env, workdir)
         return runs
     finally:
         sandbox.stop()

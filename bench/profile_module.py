@@ -156,18 +156,23 @@ def profile(sandbox, fixture_path, inventory, workdir, set_faults):
     sandbox.client.reset(fixture=str(fixture_path))
     set_faults()
     prof_apply = run_profiled(payload, env, workdir, "cprofile-apply")
-    # the bare cost of starting Python and importing AnsibleModule, for comparison
-    cmd, rss_file = peak_rss_wrapped([sys.executable, "-c", "import ansible.module_utils.basic"], workdir, "bare")
-    bare = run_measured(cmd, env, Path(workdir) / "bare.out", timeout=120)
-    if rss_file is not None and rss_file.exists():
-        bare["maxrss_mb"] = int(rss_file.read_text().split()[-1]) / 1024.0
+    bare = bare_import_cost(env, workdir)
     return {
         "apply": _summary(apply_run), "steady": _summary(steady_run),
         "imports_total_s": import_total, "imports": import_groups,
         "profile_steady": profile_breakdown(prof_steady), "profile_apply": profile_breakdown(prof_apply),
-        "bare_python_ansible_import": {"wall_s": bare["wall_s"], "cpu_s": bare["cpu_s"], "maxrss_mb": bare["maxrss_mb"]},
+        "bare_python_ansible_import": bare,
         "elapsed_s": time.monotonic() - start,
     }
+
+
+def bare_import_cost(env, workdir):
+    """Wall, CPU and peak RSS of starting Python and importing AnsibleModule: the floor of any module run."""
+    cmd, rss_file = peak_rss_wrapped([sys.executable, "-c", "import ansible.module_utils.basic"], workdir, "bare")
+    bare = run_measured(cmd, env, Path(workdir) / "bare.out", timeout=120)
+    if rss_file is not None and rss_file.exists():
+        bare["maxrss_mb"] = int(rss_file.read_text().split()[-1]) / 1024.0
+    return {"wall_s": bare["wall_s"], "cpu_s": bare["cpu_s"], "maxrss_mb": bare["maxrss_mb"]}
 
 
 def _summary(run):

@@ -252,9 +252,10 @@ def write_report(data, out):
         "- Machine: %d cores, Python %s, %s. The cores were shared with other engineers during the run: 1-minute "
         "load average %.1f to %.1f (mean %.1f); other people's processes used %.0f%%-%.0f%% of the machine's CPU "
         "during the measured runs (ours: %.0f%%-%.0f%%). Wall times are therefore pessimistic, and CPU seconds "
-        "grow too under sharing (caches, clock): compare the collection with the baseline of the same run." % (machine["cpus"], machine["python"], machine["platform"], load["load1_min"],
-                                     load["load1_max"], load["load1_mean"], 100 * min(others or [0]),
-                                     100 * max(others or [0]), 100 * min(ours or [0]), 100 * max(ours or [0])),
+        "grow too under sharing (caches, clock): compare the collection with the baseline of the same run." % (
+            machine["cpus"], machine["python"], machine["platform"], load["load1_min"], load["load1_max"],
+            load["load1_mean"], 100 * min(others or [0]), 100 * max(others or [0]), 100 * min(ours or [0]),
+            100 * max(ours or [0])),
         "",
         "## Results",
         "",
