@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from . import tokens
+from .evaluator import READ_ONLY_ACTIONS
 from .graph import CA, LOCATION_TYPE_MISSING, LOCATION_TYPES, Graph, GraphFailure, fill_policy_defaults
 from .validation import check_request
 
@@ -281,7 +282,7 @@ class Handler(BaseHTTPRequestHandler):
             except ValueError:
                 body = {"__invalid_json__": True}
         entry = dict(tenant=tid, api="graph", method=method, path="/%s%s" % (version, path), query=query,
-                     write=method != "GET",
+                     write=method != "GET" and path.rstrip("/") not in READ_ONLY_ACTIONS,
                      body=body, version=version)
         with state.lock:
             faults = state.faults_for(tid)
