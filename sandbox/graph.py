@@ -10,6 +10,7 @@ import re
 import uuid
 from urllib.parse import urlencode
 
+from . import gdap
 from .evaluator import READ_ONLY_ACTIONS, EvaluationError, evaluate
 from .validation import schema_message
 
@@ -66,7 +67,7 @@ PERMISSIONS = [  # (path prefix, GET roles, write roles)
     ("/auditLogs", {"AuditLog.Read.All"}, set()),
     ("/directoryRoles", {"RoleManagement.Read.Directory", "RoleManagement.Read.All"} | DIRECTORY, set()),
     ("/roleManagement", {"RoleManagement.Read.Directory", "RoleManagement.Read.All"} | DIRECTORY, set()),
-]
+] + gdap.PERMISSIONS
 PAGE_SIZE = {"policies": 100, "namedLocations": 100, "signIns": 1000}
 # texts of refusals whose exact Graph wording is [UNVERIFIED]; a fault switch "text_<key>" replaces one
 TEXTS = {
@@ -343,7 +344,7 @@ class Graph:
         reading = method == "GET" or path in READ_ONLY_ACTIONS
         needed = next(((read if reading else write) for prefix, read, write in PERMISSIONS
                        if path.startswith(prefix)), set())
-        if not roles & needed:
+        if needed is not None and not roles & needed:
             raise GraphFailure(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 
         for pattern, handler in self.routes():
@@ -368,7 +369,7 @@ class Graph:
             (r"/directoryRoles", self.directory_roles),
             (r"/roleManagement/directory/roleDefinitions", self.role_definitions),
             (r"/roleManagement/directory/roleDefinitions/([^/]+)", self.role_definition),
-        ]
+        ] + gdap.routes(self)
 
     # -- helpers
     def page(self, ctx, items, kind=None):
