@@ -93,3 +93,47 @@ class SharedTokenCache:
             return True
         finally:
             self._lock.release()
+
+
+class SharedPacer:
+    """The time (time.monotonic(), one clock for every process) of each tenant's last Conditional Access request,
+    shared by the run's workers, so that a task starting right after another one still keeps 1 request/second.
+
+    A fixed table of tenant slots (open addressing); when it is full, a tenant is paced within its task only.
+    """
+
+    SLOT = struct.Struct("<16sd")
+
+    def __init__(self, slots=8192):
+        self.slots = slots
+        self._map = mmap.mmap(-1, slots * self.SLOT.size)
+        self._lock = multiprocessing.get_context("fork").Lock()
+
+    def _find(self, tenant):
+        key = hashlib.md5(str(tenant).lower().encode(), usedforsecurity=False).digest()
+        start = int.from_bytes(key[:4], "little") % self.slots
+        for probe in range(self.slots):
+            index = (start + probe) % self.slots
+            found, _ = self.SLOT.unpack_from(self._map, index * self.SLOT.size)
+            if found == key or found == bytes(16):
+                return index, key, found == key
+        return None, key, False
+
+    def last(self, tenant):
+        if not self._lock.acquire(timeout=LOCK_TIMEOUT):
+            return None
+        try:
+            index, _key, present = self._find(tenant)
+            return self.SLOT.unpack_from(self._map, index * self.SLOT.size)[1] if present else None
+        finally:
+            self._lock.release()
+
+    def mark(self, tenant, when):
+        if not self._lock.acquire(timeout=LOCK_TIMEOUT):
+            return
+        try:
+            index, key, _present = self._find(tenant)
+            if index is not None:
+                self.SLOT.pack_into(self._map, index * self.SLOT.size, key, when)
+        finally:
+            self._lock.release()

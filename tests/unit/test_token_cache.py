@@ -49,3 +49,19 @@ def test_the_secret_is_not_stored_in_the_mapping():
     cache = SharedTokenCache(size=64 * 1024)
     cache.put(ID, "token-1", time.time() + 3600)
     assert b"secret" not in bytes(cache._map[:4096])
+
+
+def test_the_pacer_shares_each_tenants_last_request_across_fork():
+    from ansible_collections.msp.conditional_access.plugins.plugin_utils._token_cache import SharedPacer
+
+    pacer = SharedPacer(slots=4)
+    assert pacer.last("tenant-a") is None
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        pacer.mark("TENANT-A", 123.5)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert pacer.last("tenant-a") == 123.5
+    for name in ("b", "c", "d", "e"):   # more tenants than slots: the extra one is not shared, and no error
+        pacer.mark(name, 1.0)
+    assert pacer.last("tenant-a") == 123.5 and pacer.last("e") is None
