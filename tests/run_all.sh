@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 BIN=.venv/bin
 status=0
 
-"$BIN/python" -m pytest -q -p no:cacheprovider tests/unit tests/sandbox tests/integration tests/faults ${PYTEST_ARGS:-} || status=$?
+"$BIN/python" -m pytest -q -p no:cacheprovider tests/unit tests/sandbox tests/integration tests/faults tests/adversarial ${PYTEST_ARGS:-} || status=$?
 if [ "$status" -eq 5 ]; then
   echo "pytest collected no tests: failing" >&2
   exit 1

@@ -18,15 +18,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ._auth import AUTH_ARGUMENT_SPEC, AuthError, Authenticator
 from ._graph import GraphClient, GraphError
+from ._inputs import InvalidOption, validate_common
 
-
-class InvalidOption(Exception):
-    """Bad input, reported with the option name and value before anything is written."""
-
-    def __init__(self, option, value, reason):
-        super().__init__("%s=%r: %s" % (option, value, reason))
-        self.option = option
-        self.value = value
+__all__ = ["GraphModule", "InvalidOption", "ModuleError"]
 
 
 class ModuleError(Exception):
@@ -44,6 +38,10 @@ class GraphModule(AnsibleModule):
         spec = copy.deepcopy(AUTH_ARGUMENT_SPEC)
         spec.update(argument_spec or {})
         super().__init__(argument_spec=spec, **kwargs)
+        try:
+            validate_common(self.params, spec)  # before any client exists: bad input never reaches the wire
+        except InvalidOption as exc:
+            self.fail_json(msg=exc.named(self.params.get("input_names")), invalid_option=exc.option)
         self.api_version = api_version
         self._graph = None
         self.writes = []  # (method, path) of every write sent, or that check mode held back
@@ -68,7 +66,7 @@ class GraphModule(AnsibleModule):
         except GraphError as exc:
             self.fail_json(msg=str(exc), **exc.details())
         except InvalidOption as exc:
-            self.fail_json(msg=str(exc), invalid_option=exc.option)
+            self.fail_json(msg=exc.named(self.params.get("input_names")), invalid_option=exc.option)
         except ModuleError as exc:
             self.fail_json(msg=str(exc), **exc.details)
         except AuthError as exc:
