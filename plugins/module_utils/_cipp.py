@@ -17,6 +17,7 @@ import ipaddress
 from ansible.module_utils.basic import env_fallback
 
 from ._auth import Authenticator, ca_bundle
+from ._backup import save_cipp_client
 from ._diff import make_diff
 from ._module import InvalidOption, ModuleError
 from ._resolve import is_guid
@@ -314,6 +315,7 @@ class ApiClientIps:
         return result
 
     def write(self, client, row, plan):
+        save_cipp_client(self.module, self.params.get("tenant_id"), row)
         answer = client.call("POST", "AddUpdate", add_update_body(row, plan["after"]))
         problems = result_problems(answer)
         if problems:
