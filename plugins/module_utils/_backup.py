@@ -42,9 +42,40 @@ def run_time(now=None):
     return (now or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
 
 
+def launch_dir():
+    """Where ansible-playbook was started, so that build/... means what the person who typed it meant.
+
+    The local connection runs a module in the playbook's directory (through /bin/sh), while the Ansible worker
+    that started it keeps the directory ansible-playbook was started in: the first ancestor that is not a shell
+    and is an Ansible process gives it (Linux /proc); anywhere else, the working directory.
+    """
+    pid = os.getppid()
+    for _ in range(8):
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as handle:
+                argv = handle.read().split(b"\0")
+            with open("/proc/%d/stat" % pid) as handle:
+                parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+        if not os.path.basename(argv[0]).endswith(b"sh"):
+            if any(b"ansible" in os.path.basename(arg) for arg in argv[:2]):
+                try:
+                    return os.readlink("/proc/%d/cwd" % pid)
+                except OSError:
+                    break
+            break
+        pid = parent
+    return os.getcwd()
+
+
+def absolute(path):
+    return os.path.normpath(os.path.join(launch_dir(), os.path.expanduser(path)))
+
+
 def backup_root(option):
-    """The run directory: the option as given, or build/backups/<run time> under the working directory."""
-    return os.path.abspath(option) if option else os.path.abspath(os.path.join(DEFAULT_ROOT, run_time()))
+    """The run directory: the option as given, or build/backups/<run time> where ansible-playbook was started."""
+    return absolute(option) if option else absolute(os.path.join(DEFAULT_ROOT, run_time()))
 
 
 def classify(path):
@@ -103,6 +134,16 @@ def save_before_write(module, method, path, current=None, version=None):
         current = module.graph.get(path, version=version)
     return save(backup_root(module.params.get("backup_dir")), module.graph.tenant_id, method, path, current,
                 getattr(module, "_name", None))
+
+
+def record_created(module, method, path, answer):
+    """After a POST that created a policy or named location: a ``created-<kind>-<id>.json`` marker (the new object)."""
+    clean = path.split("?", 1)[0].rstrip("/")
+    kind = dict((prefix.rstrip("/"), name) for prefix, name in KINDS).get(clean)
+    if method != "POST" or not kind or not isinstance(answer, dict) or not answer.get("id"):
+        return None
+    return save(backup_root(module.params.get("backup_dir")), module.graph.tenant_id, "POST",
+                "%s/%s" % (clean, answer["id"]), answer, getattr(module, "_name", None), kind="created-" + kind)
 
 
 def save_cipp_client(module, tenant_id, row):

@@ -17,7 +17,7 @@ import copy
 from ansible.module_utils.basic import AnsibleModule
 
 from ._auth import AUTH_ARGUMENT_SPEC, AuthError, Authenticator
-from ._backup import BACKUP_ARGUMENT_SPEC, BackupError, save_before_write
+from ._backup import BACKUP_ARGUMENT_SPEC, BackupError, record_created, save_before_write
 from ._graph import GraphClient, GraphError
 
 
@@ -65,9 +65,12 @@ class GraphModule(AnsibleModule):
         if self.check_mode:
             return None
         backup = save_before_write(self, method, path, current, version)
+        answer = self.graph.request(method, path, body=body, version=version, lag_retries=lag_retries)
+        # a create is recorded after it, so that a rollback (restore.yml, remove_created) can take it away
+        backup = backup or record_created(self, method, path, answer)
         if backup and backup not in self.backups:
             self.backups.append(backup)
-        return self.graph.request(method, path, body=body, version=version, lag_retries=lag_retries)
+        return answer
 
     def fail_json(self, msg, **kwargs):
         if self.backups:  # a failed run may have written: name the files that undo it

@@ -71,7 +71,7 @@ def test_check_mode_writes_no_backup_and_sends_nothing(tmp_path):
     assert not os.path.exists(root)
 
 
-def test_create_has_nothing_to_back_up(tmp_path):
+def test_create_has_nothing_to_back_up_before_it(tmp_path):
     module = Module(str(tmp_path))
     module.write("POST", "/identity/conditionalAccess/policies", {"displayName": "x"})
     assert module.backups == [] and module.graph.events[0][0] == "POST"
@@ -103,7 +103,7 @@ def test_a_backup_that_cannot_be_written_stops_the_write(tmp_path):
 
 
 def test_default_directory_is_per_run(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)  # not under Ansible: the working directory
     monkeypatch.setenv(_backup.RUN_TIME_ENV, "20261201T2000Z")
     assert _backup.backup_root(None) == str(tmp_path / "build" / "backups" / "20261201T2000Z")
     monkeypatch.delenv(_backup.RUN_TIME_ENV)
@@ -119,3 +119,12 @@ def test_backup_files_and_last_backup(tmp_path):
     files = _backup.backup_files(str(tmp_path / "20261201T110000Z"), TENANT)
     assert [os.path.basename(f) for f in files] == ["policy-p1.json"]
     assert _backup.load(files[0])["object"] == POLICY
+
+
+def test_a_create_is_recorded_after_it_succeeds(tmp_path):
+    module = Module(str(tmp_path))
+    module.graph.request = lambda method, path, body=None, version=None, lag_retries=0: dict(body, id="new-1")
+    module.write("POST", "/identity/conditionalAccess/policies", {"displayName": "Part A"})
+    record = _backup.load(module.backups[0])
+    assert os.path.basename(module.backups[0]) == "created-policy-new-1.json"
+    assert record["kind"] == "created-policy" and record["object"] == {"displayName": "Part A", "id": "new-1"}
