@@ -282,7 +282,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     # -- hosts and groups --------------------------------------------------------------------------------------------
     def _populate(self, discovery):
         options = {name: self.get_option(name) for name in ("msp_tenant_id", "msp_hostname", "hostname",
-                                                           "expiring_days", "include", "exclude")}
+                                                           "expiring_days", "include", "exclude", "allow_empty")}
         hosts, groups, warnings = build_hosts(discovery, options)
         for warning in discovery.get("warnings", []) + warnings:
             self.display.warning("msp.conditional_access.tenants: %s" % warning)

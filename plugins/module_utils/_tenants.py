@@ -254,13 +254,13 @@ def discover_cipp(client, include_excluded=False):
 def build_hosts(discovery, options, now=None):
     """(hosts {name: vars}, groups {name: [hosts]}, warnings) from a discovery and the plugin's options.
 
-    options: msp_tenant_id, msp_hostname, hostname, expiring_days, include, exclude. Raises InvalidOption for two
+    options: msp_tenant_id, msp_hostname, hostname, expiring_days, include, exclude, allow_empty. Raises InvalidOption for two
     tenants with one host name (ambiguous), DiscoveryError for an empty result.
     """
     now = now or datetime.datetime.now(datetime.timezone.utc)
     warnings = []
     records = discovery["records"]
-    if not records:
+    if not records and not options.get("allow_empty"):
         raise DiscoveryError("%s found no client tenant. Refusing to build an empty inventory that a playbook would "
                              "run on without touching any tenant; check the %s, or set allow_empty=true."
                              % (discovery["source"], "GDAP relationships of the MSP tenant (active or expiring, "
@@ -302,4 +302,8 @@ def build_hosts(discovery, options, now=None):
         raise InvalidOption("msp_hostname", msp_name, "the MSP tenant's host name is also a client tenant's")
     hosts[msp_name] = msp_record
     groups["msp"].append(msp_name)
+    clash = sorted(set(hosts) & set(groups))
+    if clash:
+        raise InvalidOption("msp_hostname" if msp_name in clash else "hostname", clash[0],
+                            "a host may not have the name of a group (%s)" % ", ".join(sorted(groups)))
     return hosts, groups, warnings
