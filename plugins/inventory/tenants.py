@@ -61,11 +61,12 @@ options:
   msp_tenant_id:
     description:
       - The MSP (partner) tenant, where the app signs in, and the C(tenant_id) of the host in group C(msp).
+      - E(MSP_TENANT_ID) wins over E(AZURE_TENANT_ID) when both are set.
     type: str
     required: true
     env:
-      - name: MSP_TENANT_ID
       - name: AZURE_TENANT_ID
+      - name: MSP_TENANT_ID
   msp_hostname:
     description:
       - Host name of the MSP tenant. Default, its default domain (for O(source=cipp) looked up in Graph, when the
