@@ -11,6 +11,7 @@ import uuid
 from urllib.parse import urlencode
 
 from . import gdap
+from .evaluator import READ_ONLY_ACTIONS, EvaluationError, evaluate
 from .validation import schema_message
 
 CA = "/identity/conditionalAccess"
@@ -340,7 +341,8 @@ class Graph:
         path = ctx["path"].rstrip("/")
         method = ctx["method"]
         tenant = ctx["tenant"]
-        needed = next(((read if method == "GET" else write) for prefix, read, write in PERMISSIONS
+        reading = method == "GET" or path in READ_ONLY_ACTIONS
+        needed = next(((read if reading else write) for prefix, read, write in PERMISSIONS
                        if path.startswith(prefix)), set())
         if needed is not None and not roles & needed:
             raise GraphFailure(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
@@ -355,6 +357,7 @@ class Graph:
         return [
             (CA + r"/(policies|namedLocations)", self.collection),
             (CA + r"/(policies|namedLocations)/([^/]+)", self.item),
+            (CA + r"/evaluate", self.what_if),
             (CA + r"/deletedItems/(policies|namedLocations)", self.deleted_collection),
             (CA + r"/deletedItems/(policies|namedLocations)/([^/]+)", self.deleted_item),
             (CA + r"/deletedItems/(policies|namedLocations)/([^/]+)/restore", self.restore),
@@ -504,6 +507,15 @@ class Graph:
         item["deletedDateTime"] = None
         tenant[kind].append(item)
         return 200, copy.deepcopy(item)
+
+    def what_if(self, ctx, tenant):
+        """What If: sandbox/evaluator.py."""
+        try:
+            results = evaluate(tenant, ctx["body"])
+        except EvaluationError as exc:
+            raise GraphFailure(exc.status, exc.code, exc.message)
+        return 200, {"@odata.context": "%s/%s/$metadata#Collection(microsoft.graph.whatIfAnalysisResult)"
+                     % (ctx["base"], ctx["version"]), "value": [render(r, ctx["prefer_unknown"]) for r in results]}
 
     # -- tenant settings and reports
     def security_defaults(self, ctx, tenant):

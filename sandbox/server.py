@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from . import gdap, tokens
+from .evaluator import READ_ONLY_ACTIONS
 from .graph import CA, LOCATION_TYPE_MISSING, LOCATION_TYPES, Graph, GraphFailure, fill_policy_defaults
 from .validation import check_request
 
@@ -282,7 +283,7 @@ class Handler(BaseHTTPRequestHandler):
                 body = {"__invalid_json__": True}
         entry = dict(tenant=tid, api="graph", method=method, path="/%s%s" % (version, path), query=query,
                      # a batch is no write of its own: its sub-requests are logged (and counted) one by one
-                     write=method != "GET" and path != gdap.BATCH_PATH,
+                     write=method != "GET" and path.rstrip("/") not in READ_ONLY_ACTIONS and path != gdap.BATCH_PATH,
                      body=body, version=version)
         with state.lock:
             faults = state.faults_for(tid)
