@@ -35,6 +35,10 @@ def base_permissions(role):
     include, exclude = BASE_ROLES[role]
     return {p for p in PERMISSIONS if any(fnmatch.fnmatchcase(p, i) for i in include)
             and not any(fnmatch.fnmatchcase(p, e) for e in exclude)}
+# tenant listing (issue 12): ListTenants / ListTenantGroups need CIPP.Core.Read (every base role has it); the list of
+# excluded tenants (ExecExcludeTenant?List=true) needs CIPP.AppSettings.ReadWrite (admin and above)
+TENANT_ENDPOINTS = {"listtenants": "CIPP.Core.Read", "listtenantgroups": "CIPP.Core.Read",
+                    "execexcludetenant": "CIPP.AppSettings.ReadWrite"}
 
 
 def encode_ranges(ranges):
@@ -114,13 +118,19 @@ class CippApi:
         self.down_until = 0.0
         self.down_calls = 0
         self.setup_runs = []  # what each AddUpdate's API-client setup did to the app registration
+        self.tenants = [dict(t) for t in config.get("tenants", [])]
+        self.tenant_groups = [dict(g) for g in config.get("tenant_groups", [])]
 
     def state(self):
         return {"clients": list(self.clients.values()), "saved_client_ids": self.saved, "faults": self.faults,
-                "custom_roles": self.custom_roles, "setup_runs": self.setup_runs, "restarting": max(0.0, self.down_until - time.monotonic())}
+                "tenants": self.tenants, "tenant_groups": self.tenant_groups, "custom_roles": self.custom_roles,
+                "setup_runs": self.setup_runs, "restarting": max(0.0, self.down_until - time.monotonic())}
 
     def update(self, changes):
         self.faults.update(changes.get("faults", {}))
+        for key in ("tenants", "tenant_groups"):
+            if key in changes:
+                setattr(self, key, [dict(t) for t in changes[key]])
         for row in changes.get("clients", []):
             self.clients[row["ClientId"].lower()] = dict(row)
         for name, role in (changes.get("custom_roles") or {}).items():
@@ -237,6 +247,11 @@ class CippApi:
                 permissions |= self.permissions_of(name) or set()
             return self.respond(method, path, query, 200, {"clientPrincipal": {"appId": caller, "appRole": custom},
                                                            "permissions": sorted(permissions)})
+        if endpoint.lower() in TENANT_ENDPOINTS:
+            denial = self.access_denied(role, endpoint, TENANT_ENDPOINTS[endpoint.lower()])
+            if denial:
+                return self.respond(method, path, query, 403, denial.encode(), request_body=body, content_type="text/plain")
+            return self.respond(method, path, query, 200, self.tenant_listing(endpoint.lower(), query))
         if endpoint.lower() != "execapiclient":
             return self.respond(method, path, query, 404, b"Endpoint not found", content_type="text/plain")
         denial = self.access_denied(role, "ExecApiClient", EXEC_API_CLIENT)
@@ -253,6 +268,25 @@ class CippApi:
         # so an error result is not a write (an MCP warning comes after the table was written: a write)
         return self.respond(method, path, query, 200, result,
                             write=str(action).lower() in WRITE_ACTIONS and not refused(result), request_body=body)
+
+    def tenant_listing(self, endpoint, query):
+        """ListTenants (excluded tenants hidden; AllTenantSelector adds the AllTenants pseudo-tenant first; tenantFilter
+        by id or domain), ListTenantGroups, ExecExcludeTenant?List=true (the excluded tenants)."""
+        lowered = {k.lower(): v for k, v in query.items()}
+        if endpoint == "listtenantgroups":
+            return {"Results": self.tenant_groups}
+        if endpoint == "execexcludetenant":
+            if str(lowered.get("list", "")).lower() != "true":
+                return {"Results": "Only ExecExcludeTenant?List=true is served by the sandbox"}
+            return [t for t in self.tenants if t.get("Excluded")]
+        rows = [t for t in self.tenants if not t.get("Excluded")]
+        wanted = str(lowered.get("tenantfilter") or "").lower()
+        if wanted and wanted != "alltenants":
+            rows = [t for t in rows if wanted in (str(t["customerId"]).lower(), str(t["defaultDomainName"]).lower())]
+        if str(lowered.get("alltenantselector", "")).lower() == "true":
+            rows = [{"customerId": "AllTenants", "defaultDomainName": "AllTenants", "displayName": "*All Tenants",
+                     "Excluded": False}] + rows
+        return rows
 
     def list(self, body, role):
         if not self.clients:

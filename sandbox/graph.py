@@ -10,6 +10,8 @@ import re
 import uuid
 from urllib.parse import urlencode
 
+from . import gdap
+from .evaluator import READ_ONLY_ACTIONS, EvaluationError, evaluate
 from .validation import schema_message
 
 CA = "/identity/conditionalAccess"
@@ -70,10 +72,18 @@ def any_of(*roles):
     return tuple({r} for r in roles)
 
 
-PERMISSIONS = [  # (path prefix, GET alternatives, write alternatives); CA reads: see ca_read_alternatives()
+CA_READS = "ca reads"  # CA GETs: see ca_read_alternatives()
+
+
+def alternatives(roles):
+    """gdap.PERMISSIONS style (a set: any one role; None: no check) as role-set alternatives."""
+    return None if roles is None else tuple({r} for r in roles)
+
+
+PERMISSIONS = [  # (path prefix, read alternatives, write alternatives); None: no check of its own
     # What If is a POST that reads (graph-ca.md 1.1: least privilege Policy.Read.ConditionalAccess)
     (CA + "/evaluate", any_of(READ_ALL, "Policy.Read.ConditionalAccess"), any_of(READ_ALL, "Policy.Read.ConditionalAccess")),
-    (CA, None, ({READ_ALL, CA_WRITE_ROLE},)),
+    (CA, CA_READS, ({READ_ALL, CA_WRITE_ROLE},)),
     ("/policies/identitySecurityDefaultsEnforcementPolicy",
      any_of(READ_ALL, "Policy.ReadWrite.SecurityDefaults", CA_WRITE_ROLE),
      any_of("Policy.ReadWrite.SecurityDefaults", CA_WRITE_ROLE)),
@@ -87,7 +97,7 @@ PERMISSIONS = [  # (path prefix, GET alternatives, write alternatives); CA reads
     ("/auditLogs", any_of("AuditLog.Read.All"), ()),
     ("/directoryRoles", any_of("RoleManagement.Read.Directory", "RoleManagement.Read.All") + DIRECTORY, ()),
     ("/roleManagement", any_of("RoleManagement.Read.Directory", "RoleManagement.Read.All") + DIRECTORY, ()),
-]
+] + [(prefix, alternatives(read), alternatives(write)) for prefix, read, write in gdap.PERMISSIONS]
 
 
 def ca_read_alternatives(faults):
@@ -419,9 +429,11 @@ class Graph:
         path = ctx["path"].rstrip("/")
         method = ctx["method"]
         tenant = ctx["tenant"]
-        rule = next(((read, write) for prefix, read, write in PERMISSIONS if path.startswith(prefix)), ((), ()))
-        needed = rule[1] if method != "GET" else (rule[0] if rule[0] is not None else ca_read_alternatives(ctx["faults"]))
-        if not permitted(roles, needed):
+        reading = method == "GET" or path in READ_ONLY_ACTIONS
+        needed = next(((read if reading else write) for prefix, read, write in PERMISSIONS if path.startswith(prefix)), ())
+        if needed == CA_READS:
+            needed = ca_read_alternatives(ctx["faults"])
+        if needed is not None and not permitted(roles, needed):
             raise GraphFailure(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 
         for pattern, handler in self.routes():
@@ -434,6 +446,7 @@ class Graph:
         return [
             (CA + r"/(policies|namedLocations)", self.collection),
             (CA + r"/(policies|namedLocations)/([^/]+)", self.item),
+            (CA + r"/evaluate", self.what_if),
             (CA + r"/deletedItems/(policies|namedLocations)", self.deleted_collection),
             (CA + r"/deletedItems/(policies|namedLocations)/([^/]+)", self.deleted_item),
             (CA + r"/deletedItems/(policies|namedLocations)/([^/]+)/restore", self.restore),
@@ -451,7 +464,7 @@ class Graph:
             (r"/directoryRoles", self.directory_roles),
             (r"/roleManagement/directory/roleDefinitions", self.role_definitions),
             (r"/roleManagement/directory/roleDefinitions/([^/]+)", self.role_definition),
-        ]
+        ] + gdap.routes(self)
 
     # -- helpers
     def page(self, ctx, items, kind=None):
@@ -620,6 +633,15 @@ class Graph:
         item["deletedDateTime"] = None
         tenant[kind].append(item)
         return 200, copy.deepcopy(item)
+
+    def what_if(self, ctx, tenant):
+        """What If: sandbox/evaluator.py."""
+        try:
+            results = evaluate(tenant, ctx["body"])
+        except EvaluationError as exc:
+            raise GraphFailure(exc.status, exc.code, exc.message)
+        return 200, {"@odata.context": "%s/%s/$metadata#Collection(microsoft.graph.whatIfAnalysisResult)"
+                     % (ctx["base"], ctx["version"]), "value": [render(r, ctx["prefer_unknown"]) for r in results]}
 
     # -- tenant settings and reports
     def security_defaults(self, ctx, tenant):

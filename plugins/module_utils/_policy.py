@@ -138,6 +138,7 @@ ARGUMENT_SPEC = dict(
     description=dict(type="str"),
     state=dict(type="str", default="present", choices=["present", "absent"]),
     policy_state=dict(type="str", choices=list(STATES)),
+    allow_demotion=dict(type="bool", default=True),
     purge_exclusions=dict(type="bool", default=False),
     break_glass_accounts=dict(type="list", elements="str", default=[]),
     allow_lockout_risk=dict(type="bool", default=False),
@@ -563,6 +564,7 @@ class Policies:
         self.builder = PolicyBuilder(self.resolver)
         self.warnings = self.resolver.warnings
         self.version = None  # set when a write had to go through /beta
+        self.demotion = None
 
     def find(self):
         p = self.params
@@ -631,7 +633,23 @@ class Policies:
         created = self.send("POST", POLICIES, body)
         return self.result(True, None, created or dict(body, id=None))
 
+    def hold_demotion(self, current, desired):
+        """An enabled policy that policy_state would take back: demote it (allow_demotion) or keep it on, and say so."""
+        wanted = desired.get("state")
+        if current.get("state") != "enabled" or wanted in (None, "enabled"):
+            return desired
+        name, target = current.get("displayName"), STATE_NAMES.get(wanted, wanted)
+        applied = bool(self.params.get("allow_demotion", True))
+        self.demotion = {"from": "enabled", "to": target, "applied": applied}
+        if applied:
+            self.warnings.append("policy %r is enabled and policy_state=%s demotes it" % (name, target))
+            return desired
+        self.warnings.append("policy %r is enabled: policy_state=%s would demote it, so it stays enabled "
+                             "(allow_demotion=true demotes it)" % (name, target))
+        return {k: v for k, v in desired.items() if k != "state"}
+
     def update(self, current, desired):
+        desired = self.hold_demotion(current, desired)
         after = merge_policy(current, desired, self.params.get("purge_exclusions"))
         changed = [k for k in ("displayName", "description", "state", "conditions", "grantControls", "sessionControls")
                    if k in desired and comparable(current.get(k), k) != comparable(after.get(k), k)]
@@ -730,6 +748,8 @@ class Policies:
 
     def result(self, changed, before, after):
         result = {"changed": changed, "policy": after or {}}
+        if self.demotion:
+            result["demotion"] = self.demotion
         if self.module._diff:
             name = (after or before or {}).get("displayName")
             result["diff"] = make_diff(policy_options(before, self.resolver), policy_options(after, self.resolver),
