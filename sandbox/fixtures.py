@@ -327,6 +327,75 @@ def exclusion():
     return fixture
 
 
+def inventory_fleet(today=None, customers=100):
+    """Tenant discovery (issue 12): the demo fixture's apps and MSP tenant, 120 GDAP relationships over ``customers``
+    customers (plus one MLT_-only customer) and a CIPP tenant list with groups, an excluded and a direct tenant.
+
+    Dates are relative to ``today`` (a datetime.date; default: the real today) so "ends in 10 days" stays true.
+    Customer n is client%03d.onmicrosoft.com, id inventory_customer(n). Relationships (customers=100):
+    one per customer, plus for 1 an expired one, for 2-18 a helpdesk one, for 19 an MLT_ one, and 101 has only an
+    MLT_ one. 20 has no CA role, 21 ends in 10 days without auto-extend, 22 ends in 10 days with auto-extend, 23 is
+    'expiring' (20 days, no auto-extend), 24 is terminated, 25 is unknown to findTenantInformationByTenantId.
+    """
+    import datetime
+
+    today = today or datetime.date.today()
+
+    def day(offset):
+        return (today + datetime.timedelta(days=offset)).isoformat() + "T00:00:00Z"
+
+    base = demo()
+    msp = copy.deepcopy(base["tenants"][MSP])
+    rels, directory = [], {}
+    for n in range(1, customers + 2):
+        tid, name = inventory_customer(n), "Client %03d" % n
+        if n != 25:
+            directory[tid] = {"displayName": name, "defaultDomainName": "client%03d.onmicrosoft.com" % n,
+                              "federationBrandName": None}
+        if n > customers:
+            rels.append(gdap_relationship(tid, name, "MLT_client%03d" % n, [GLOBAL_ADMIN]))
+            continue
+        roles, status, end, extend = [CA_ADMIN], "active", day(400), "P180D"
+        if n == 20:
+            roles = [HELPDESK_ADMIN, GLOBAL_READER]
+        elif n in (21, 22):
+            end, extend = day(10), "PT0S" if n == 21 else "P180D"
+        elif n == 23:
+            status, end, extend = "expiring", day(20), "PT0S"
+        elif n == 24:
+            status, end = "terminated", day(-5)
+        rels.append(gdap_relationship(tid, name, "GDAP client%03d" % n, roles, status=status, end=end,
+                                      auto_extend=extend))
+        if n == 1:
+            rels.append(gdap_relationship(tid, name, "GDAP client001 (2024)", [GLOBAL_ADMIN], status="expired",
+                                          end=day(-30), auto_extend="PT0S"))
+        elif 2 <= n <= 18:
+            rels.append(gdap_relationship(tid, name, "GDAP client%03d helpdesk" % n, [HELPDESK_ADMIN], end=day(300)))
+        elif n == 19:
+            rels.append(gdap_relationship(tid, name, "MLT_client019", [GLOBAL_ADMIN]))
+    msp["delegatedAdminRelationships"] = rels
+    direct = inventory_customer(900)
+    directory[direct] = {"displayName": "Direct Client", "defaultDomainName": "direct001.onmicrosoft.com"}
+
+    def row(n, **kw):
+        tid = direct if n == 900 else inventory_customer(n)
+        return cipp_tenant(tid, directory[tid]["displayName"], directory[tid]["defaultDomainName"], **kw)
+    expiring_row = dict(row(3), relationshipEnd=day(10), hasAutoExtend=False)
+    cipp = dict(base["cipp"], tenants=[row(1), row(2), expiring_row, row(4, excluded=True), row(900, direct=True)],
+                tenant_groups=[cipp_group("Pilot ring", [(inventory_customer(n),) + tuple(
+                                   directory[inventory_customer(n)][k] for k in ("displayName", "defaultDomainName"))
+                                   for n in (1, 2)]),
+                               cipp_group("Finance & Legal", [(inventory_customer(2), "Client 002",
+                                                               "client002.onmicrosoft.com"),
+                                                              (direct, "Direct Client", "direct001.onmicrosoft.com")])])
+    return {"msp_tenant_id": MSP, "apps": base["apps"], "cipp": cipp, "tenants": {MSP: msp},
+            "tenant_directory": directory}
+
+
+def inventory_customer(n):
+    return gid("inventory", "customer", n)
+
+
 BUILDERS = {"demo": demo, "exclusion": exclusion}
 
 

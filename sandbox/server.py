@@ -316,7 +316,8 @@ class Handler(BaseHTTPRequestHandler):
             except ValueError:
                 body = {"__invalid_json__": True}
         entry = dict(tenant=tid, api="graph", method=method, path="/%s%s" % (version, path), query=query,
-                     write=method != "GET" and path.rstrip("/") not in READ_ONLY_ACTIONS,
+                     # a batch is no write of its own: its sub-requests are logged (and counted) one by one
+                     write=method != "GET" and path.rstrip("/") not in READ_ONLY_ACTIONS and path != gdap.BATCH_PATH,
                      body=body, version=version)
         with state.lock:
             faults = state.faults_for(tid)

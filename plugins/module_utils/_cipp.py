@@ -256,7 +256,7 @@ class CippClient:
         # No X-CIPP-Version: CIPP casts it to [semver] outside any try block.
         headers = {"Authorization": "Bearer " + self._token, "Accept": "application/json"}
         self.requests += 1
-        what = "CIPP-API %s %s%s" % (method, endpoint, " " + params["Action"] if params else "")
+        what = "CIPP-API %s %s%s" % (method, endpoint, " " + params["Action"] if params and "Action" in params else "")
         try:
             response = self._session.request(method, url, params=params, json=json_body, headers=headers, timeout=120)
         except requests.RequestException as exc:
@@ -284,6 +284,10 @@ class CippClient:
 
     def me(self):
         return self._send("GET", "me") or {}
+
+    def get(self, endpoint, **params):
+        """GET any CIPP-API endpoint (ListTenants, ListTenantGroups, ...) with query parameters."""
+        return self._send("GET", endpoint, params=params or None)
 
     def wait_until_answering(self, budget, sleep=None, clock=None):
         """After Save Azure Configuration the Function App restarts (the UI warns of up to 60 s) and answers 502/503:
