@@ -41,7 +41,6 @@ AUTH_ARGUMENT_SPEC = dict(
                fallback=(env_fallback, ["AZURE_CLOUD"])),
     graph_endpoint=dict(type="str", fallback=(env_fallback, ["MSGRAPH_ENDPOINT"])),
     authority_host=dict(type="str", fallback=(env_fallback, ["AZURE_AUTHORITY_HOST"])),
-    input_names=dict(type="dict"),
 )
 
 

@@ -25,6 +25,8 @@ HOST = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0
 TENANT_ALIASES = ("common", "organizations", "consumers")
 IPV4_MAPPED = ipaddress.ip_network("::ffff:0:0/96")
 CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+# Every module has it (graph doc fragment): option -> the name its caller's users set, for error messages.
+INPUT_ARGUMENT_SPEC = dict(input_names=dict(type="dict"))
 
 
 class InvalidOption(Exception):

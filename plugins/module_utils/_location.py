@@ -200,7 +200,7 @@ class NamedLocations:
         if summarize(after) == summarize(current):
             return self.result(False, current, current)
         patch = {k: v for k, v in desired.items() if k == "@odata.type" or current.get(k) != v}
-        self.module.write("PATCH", "%s/%s" % (LOCATIONS, current["id"]), patch)
+        self.module.write("PATCH", "%s/%s" % (LOCATIONS, current["id"]), patch, current=current)
         return self.result(True, current, after)
 
     def ensure_absent(self, current):
@@ -214,22 +214,22 @@ class NamedLocations:
                                     ", ".join("%r (%s)" % (u.get("displayName"), u["id"]) for u in users)))
         path = "%s/%s" % (LOCATIONS, current["id"])
         if not current.get("isTrusted"):
-            self.module.write("DELETE", path)
+            self.module.write("DELETE", path, current=current)
             return self.result(True, current, None)
         # Graph refuses to delete a trusted location: untrust it, wait until that reads back, delete; a refused
         # delete trusts it again, so no run ends with the location untrusted but still there.
-        self.module.write("PATCH", path, {"@odata.type": IP_TYPE, "isTrusted": False})
+        self.module.write("PATCH", path, {"@odata.type": IP_TYPE, "isTrusted": False}, current=current)
         if not self.module.check_mode:
             self.wait_untrusted(path)
         try:
-            self.module.write("DELETE", path)
+            self.module.write("DELETE", path, current=current)
         except GraphError as exc:
-            self.restore_trust(path, exc)
+            self.restore_trust(path, exc, current)
         return self.result(True, current, None)
 
-    def restore_trust(self, path, error):
+    def restore_trust(self, path, error, current):
         try:
-            self.module.write("PATCH", path, {"@odata.type": IP_TYPE, "isTrusted": True})
+            self.module.write("PATCH", path, {"@odata.type": IP_TYPE, "isTrusted": True}, current=current)
         except GraphError as again:
             raise GraphError(error.status, error.code, "%s; trusting the location again failed too (%s): it is now "
                              "untrusted, set is_trusted=true to restore it" % (error.message, again.message),
