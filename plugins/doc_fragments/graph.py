@@ -65,6 +65,16 @@ options:
       - Login host override, such as V(https://login.microsoftonline.com).
       - If not set, the environment variable E(AZURE_AUTHORITY_HOST) is used.
     type: str
+  backup_dir:
+    description:
+      - Directory for the backups a writing module saves before it changes or deletes an object (one JSON file per
+        policy or named location, under a subdirectory named after the tenant id; directories 0700, files 0600).
+        The result lists the files under C(backups). Check mode writes no backup.
+      - Without it, C(build/backups/<run time>) under the directory ansible-playbook was started in (a relative
+        O(backup_dir) is taken from there too), where C(<run time>) is the environment
+        variable E(MSP_CA_RUN_TIME) when set (one directory per playbook run) or the module's start time (UTC).
+      - C(playbooks/restore.yml) puts a backup back.
+    type: path
 notes:
   - TLS certificates are always verified. A private CA bundle is taken from E(REQUESTS_CA_BUNDLE) or E(SSL_CERT_FILE).
   - Conditional Access endpoints allow one request per second per tenant and answer 429 without Retry-After.

@@ -628,9 +628,11 @@ class ClientExclusion:
             plan.clone_of = created or plan.clone
         if plan.users is not None:
             version = write_policy(self.module, "PATCH", policy_path,
-                                   {"conditions": {"users": users_patch(_users(plan.policy), plan.users)}}, version)[1]
+                                   {"conditions": {"users": users_patch(_users(plan.policy), plan.users)}}, version,
+                                   current=plan.policy)[1]
         if plan.disable:
-            version = write_policy(self.module, "PATCH", policy_path, {"state": "disabled"}, version)[1]
+            version = write_policy(self.module, "PATCH", policy_path, {"state": "disabled"}, version,
+                                   current=plan.policy)[1]
         if version == "beta":
             plan.warnings.append(BETA_WARNING)
 

@@ -189,7 +189,7 @@ class NamedLocations:
         if summarize(after) == summarize(current):
             return self.result(False, current, current)
         patch = {k: v for k, v in desired.items() if k == "@odata.type" or current.get(k) != v}
-        self.module.write("PATCH", "%s/%s" % (LOCATIONS, current["id"]), patch)
+        self.module.write("PATCH", "%s/%s" % (LOCATIONS, current["id"]), patch, current=current)
         return self.result(True, current, after)
 
     def ensure_absent(self, current):
@@ -203,10 +203,10 @@ class NamedLocations:
         path = "%s/%s" % (LOCATIONS, current["id"])
         if current.get("isTrusted"):
             # Graph refuses to delete a trusted location: untrust it and wait until that reads back.
-            self.module.write("PATCH", path, {"@odata.type": IP_TYPE, "isTrusted": False})
+            self.module.write("PATCH", path, {"@odata.type": IP_TYPE, "isTrusted": False}, current=current)
             if not self.module.check_mode:
                 self.wait_untrusted(path)
-        self.module.write("DELETE", path)
+        self.module.write("DELETE", path, current=current)
         return self.result(True, current, None)
 
     def wait_untrusted(self, path):
