@@ -10,7 +10,9 @@ from pathlib import Path
 APP = {"client_id": "5e3c1a0d-7b2f-4c4e-9a51-00000000c1a5", "client_secret": "sandbox-only-secret-not-real",
        "display_name": "MSP Conditional Access automation",
        "roles": ["Policy.Read.All", "Policy.ReadWrite.ConditionalAccess", "Application.Read.All", "User.Read.All",
-                 "Group.Read.All", "Organization.Read.All", "AuditLog.Read.All", "RoleManagement.Read.Directory"]}
+                 "Group.Read.All", "Organization.Read.All", "AuditLog.Read.All", "RoleManagement.Read.Directory",
+                 "DelegatedAdminRelationship.Read.All", "CrossTenantInformation.ReadBasic.All", "Agreement.Read.All"]}
+COMPLIANT_NETWORK_ID = "3d46dbda-8382-466a-856d-eb00cbc6b910"  # the sandbox's id for "All Compliant Network locations"
 MSP = "11111111-1111-4111-8111-111111111111"
 GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
 SKU_P2 = {"skuId": "84a661c4-e949-4bd2-a560-ed7766fcaf2b", "skuPartNumber": "AAD_PREMIUM_P2", "capabilityStatus": "Enabled",
@@ -79,6 +81,43 @@ def service_principals(tid):
     return [{"id": gid(tid, "sp", app_id), "appId": app_id, "displayName": name} for app_id, name in FIRST_PARTY_APPS]
 
 
+CA_ADMIN, SECURITY_ADMIN = "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9", "194ae4cb-b126-40b2-bd5b-6091b380977d"
+GLOBAL_READER, HELPDESK_ADMIN = "f2ef992c-3afb-46b9-b7cf-a126ee74c451", "729827e3-9c14-49f7-bb1b-9608f156bbb8"
+
+
+def gdap_relationship(customer_tid, customer_name, name, role_ids, status="active",
+                      end="2027-09-30T00:00:00Z", auto_extend="P180D"):
+    """A delegatedAdminRelationship as Graph v1.0 returns it (fleet.md section 1)."""
+    return {"id": gid("gdap", customer_tid, name) + "-" + gid("gdap-2", customer_tid, name),
+            "displayName": name, "status": status, "duration": "P730D", "autoExtendDuration": auto_extend,
+            "customer": {"tenantId": customer_tid, "displayName": customer_name},
+            "accessDetails": {"unifiedRoles": [{"roleDefinitionId": r} for r in role_ids]},
+            "createdDateTime": "2025-09-30T00:00:00Z", "activatedDateTime": "2025-09-30T01:00:00Z",
+            "endDateTime": end, "lastModifiedDateTime": "2025-09-30T01:00:00Z"}
+
+
+def cipp_tenant(tid, name, domain, direct=False, excluded=False):
+    """A row of CIPP-API ListTenants (fleet.md section 2)."""
+    return {"customerId": tid, "displayName": name, "defaultDomainName": domain,
+            "initialDomainName": domain, "relationshipEnd": None if direct else "2027-09-30T00:00:00Z",
+            "relationshipCount": 0 if direct else 1, "hasAutoExtend": not direct,
+            "delegatedPrivilegeStatus": "directTenant" if direct else "granularDelegatedAdminPrivileges",
+            "Excluded": excluded, "ExcludeUser": "admin@contoso-msp.onmicrosoft.com" if excluded else "",
+            "ExcludeDate": "2026-10-01" if excluded else "", "GraphErrorCount": 0, "LastGraphError": "",
+            "RequiresRefresh": False, "LastRefresh": "2026-11-30T06:00:00Z"}
+
+
+def cipp_group(name, members, description="", group_type="static"):
+    """A row of CIPP-API ListTenantGroups: members given as (tenant id, tenant) or (tenant id, name, domain)."""
+    rows = []
+    for member in members:
+        tid, rest = member[0], member[1:]
+        name_, domain = (rest[0]["display_name"], rest[0]["default_domain"]) if isinstance(rest[0], dict) else rest
+        rows.append({"customerId": tid, "displayName": name_, "defaultDomainName": domain})
+    return {"Id": gid("cipp-group", name), "Name": name, "Description": description, "GroupType": group_type,
+            "Members": rows}
+
+
 def client_tenant(tid, name, domain, policies, extra_users=()):
     return {"display_name": name, "default_domain": domain,
             "users": [user(tid, "admin@" + domain, "Tenant Admin"), user(tid, "breakglass@" + domain, "Break Glass")]
@@ -123,6 +162,17 @@ def demo():
            "servicePrincipals": service_principals(MSP) + [
                {"id": gid(MSP, "sp", "cipp-sam"), "appId": gid(MSP, "app", "cipp-sam"), "displayName": "CIPP-SAM"}],
            "namedLocations": [], "securityDefaults": {"isEnabled": False}, "subscribedSkus": [SKU_P2],
+           # what a policy may name instead of an id (Microsoft365DSC resolves these by display name)
+           "authenticationStrengthPolicies": [
+               {"id": gid(MSP, "strength", "technicians"), "displayName": "Technicians: FIDO2 or Windows Hello",
+                "description": "Custom strength for MSP technicians", "policyType": "custom",
+                "requirementsSatisfied": "mfa", "allowedCombinations": ["fido2", "windowsHelloForBusiness"]}],
+           "agreements": [{"id": gid(MSP, "agreement", "acceptable use"), "displayName": "MSP acceptable use",
+                           "isViewingBeforeAcceptanceRequired": True, "isPerDeviceAcceptanceRequired": False}],
+           "authenticationContextClassReferences": [
+               {"id": "c1", "displayName": "Privileged actions", "description": "Step-up for admin actions",
+                "isAvailable": True},
+               {"id": "c2", "displayName": "Sensitive data", "description": None, "isAvailable": True}],
            "policies": [policy(MSP, "CA001-Global-BaseProtection-AllApps-AnyPlatform-MFA",
                                users_block(includeUsers=["All"], excludeUsers=[msp_users[0]["id"], msp_users[1]["id"]]),
                                state="enabled")]}
@@ -131,7 +181,7 @@ def demo():
                           "44444444-4444-4444-8444-444444444444", "55555555-5555-4555-8555-555555555555")
     tenants = {
         MSP: msp,
-        fab: client_tenant(fab, "Fabrikam", "fabrikam.onmicrosoft.com", [
+        fab: dict(client_tenant(fab, "Fabrikam", "fabrikam.onmicrosoft.com", [
             policy(fab, "Require MFA for all users", users_block(
                 includeUsers=["All"], excludeUsers=[gid(fab, "user", "breakglass@fabrikam.onmicrosoft.com")])),
             policy(fab, "Block legacy authentication", users_block(includeUsers=["All"]), grant=("block",),
@@ -142,7 +192,10 @@ def demo():
                 "guestOrExternalUserTypes": "internalGuest,b2bCollaborationGuest",
                 "externalTenants": {"@odata.type": "#microsoft.graph.conditionalAccessAllExternalTenants",
                                     "membershipKind": "all"}}), state="disabled", grant=("block",)),
-        ]),
+        ]), namedLocations=[{  # Global Secure Access made it; Graph lists it on beta only
+            "@odata.type": "#microsoft.graph.compliantNetworkNamedLocation", "id": COMPLIANT_NETWORK_ID,
+            "displayName": "All Compliant Network locations", "compliantNetworkType": "allTenantCompliantNetworks",
+            "isTrusted": True, "createdDateTime": "2026-01-02T00:00:00Z", "modifiedDateTime": None}]),
         nwd: client_tenant(nwd, "Northwind (Direct Tenant mode)", "northwind.onmicrosoft.com", [
             policy(nwd, "Require MFA for everyone", users_block(includeUsers=["All"])),
             policy(nwd, "Block outside Netherlands", users_block(includeUsers=["All"]), grant=("block",),
@@ -169,6 +222,17 @@ def demo():
          "Enabled": True, "MCPAllowed": False},
         {"ClientId": gid(MSP, "cipp-client", "psa"), "AppName": "PSA integration", "Role": "editor",
          "IPRange": ["198.51.100.20/32"], "Enabled": False, "MCPAllowed": False}]}
+    # tenant discovery (issue 12): GDAP relationships of the MSP, and CIPP's tenant list and groups
+    msp["delegatedAdminRelationships"] = [
+        gdap_relationship(fab, "Fabrikam", "Fabrikam GDAP CA", [CA_ADMIN, GLOBAL_READER]),
+        gdap_relationship(tsp, "Tailspin Toys", "Tailspin GDAP security", [SECURITY_ADMIN]),
+        gdap_relationship(wgv, "Woodgrove Bank", "Woodgrove GDAP CA", [CA_ADMIN]),
+        gdap_relationship(wgv, "Woodgrove Bank", "MLT_Woodgrove_transition", [GLOBAL_ADMIN]),
+    ]
+    cipp["tenants"] = [cipp_tenant(tid, tenants[tid]["display_name"], tenants[tid]["default_domain"],
+                                   direct=tid == nwd) for tid in (fab, nwd, tsp, wgv)]
+    cipp["tenant_groups"] = [cipp_group("Pilot ring", [(fab, tenants[fab])]),
+                             cipp_group("Banks", [(wgv, tenants[wgv])])]
     return {"msp_tenant_id": MSP, "apps": [APP], "cipp": cipp, "tenants": tenants}
 
 
@@ -261,6 +325,75 @@ def exclusion():
         policy(ADVENTURE, "AW003 Finance only", users_block(includeGroups=[gid(ADVENTURE, "group", "Finance")])),
     ]
     return fixture
+
+
+def inventory_fleet(today=None, customers=100):
+    """Tenant discovery (issue 12): the demo fixture's apps and MSP tenant, 120 GDAP relationships over ``customers``
+    customers (plus one MLT_-only customer) and a CIPP tenant list with groups, an excluded and a direct tenant.
+
+    Dates are relative to ``today`` (a datetime.date; default: the real today) so "ends in 10 days" stays true.
+    Customer n is client%03d.onmicrosoft.com, id inventory_customer(n). Relationships (customers=100):
+    one per customer, plus for 1 an expired one, for 2-18 a helpdesk one, for 19 an MLT_ one, and 101 has only an
+    MLT_ one. 20 has no CA role, 21 ends in 10 days without auto-extend, 22 ends in 10 days with auto-extend, 23 is
+    'expiring' (20 days, no auto-extend), 24 is terminated, 25 is unknown to findTenantInformationByTenantId.
+    """
+    import datetime
+
+    today = today or datetime.date.today()
+
+    def day(offset):
+        return (today + datetime.timedelta(days=offset)).isoformat() + "T00:00:00Z"
+
+    base = demo()
+    msp = copy.deepcopy(base["tenants"][MSP])
+    rels, directory = [], {}
+    for n in range(1, customers + 2):
+        tid, name = inventory_customer(n), "Client %03d" % n
+        if n != 25:
+            directory[tid] = {"displayName": name, "defaultDomainName": "client%03d.onmicrosoft.com" % n,
+                              "federationBrandName": None}
+        if n > customers:
+            rels.append(gdap_relationship(tid, name, "MLT_client%03d" % n, [GLOBAL_ADMIN]))
+            continue
+        roles, status, end, extend = [CA_ADMIN], "active", day(400), "P180D"
+        if n == 20:
+            roles = [HELPDESK_ADMIN, GLOBAL_READER]
+        elif n in (21, 22):
+            end, extend = day(10), "PT0S" if n == 21 else "P180D"
+        elif n == 23:
+            status, end, extend = "expiring", day(20), "PT0S"
+        elif n == 24:
+            status, end = "terminated", day(-5)
+        rels.append(gdap_relationship(tid, name, "GDAP client%03d" % n, roles, status=status, end=end,
+                                      auto_extend=extend))
+        if n == 1:
+            rels.append(gdap_relationship(tid, name, "GDAP client001 (2024)", [GLOBAL_ADMIN], status="expired",
+                                          end=day(-30), auto_extend="PT0S"))
+        elif 2 <= n <= 18:
+            rels.append(gdap_relationship(tid, name, "GDAP client%03d helpdesk" % n, [HELPDESK_ADMIN], end=day(300)))
+        elif n == 19:
+            rels.append(gdap_relationship(tid, name, "MLT_client019", [GLOBAL_ADMIN]))
+    msp["delegatedAdminRelationships"] = rels
+    direct = inventory_customer(900)
+    directory[direct] = {"displayName": "Direct Client", "defaultDomainName": "direct001.onmicrosoft.com"}
+
+    def row(n, **kw):
+        tid = direct if n == 900 else inventory_customer(n)
+        return cipp_tenant(tid, directory[tid]["displayName"], directory[tid]["defaultDomainName"], **kw)
+    expiring_row = dict(row(3), relationshipEnd=day(10), hasAutoExtend=False)
+    cipp = dict(base["cipp"], tenants=[row(1), row(2), expiring_row, row(4, excluded=True), row(900, direct=True)],
+                tenant_groups=[cipp_group("Pilot ring", [(inventory_customer(n),) + tuple(
+                                   directory[inventory_customer(n)][k] for k in ("displayName", "defaultDomainName"))
+                                   for n in (1, 2)]),
+                               cipp_group("Finance & Legal", [(inventory_customer(2), "Client 002",
+                                                               "client002.onmicrosoft.com"),
+                                                              (direct, "Direct Client", "direct001.onmicrosoft.com")])])
+    return {"msp_tenant_id": MSP, "apps": base["apps"], "cipp": cipp, "tenants": {MSP: msp},
+            "tenant_directory": directory}
+
+
+def inventory_customer(n):
+    return gid("inventory", "customer", n)
 
 
 BUILDERS = {"demo": demo, "exclusion": exclusion}
