@@ -237,7 +237,8 @@ def networks(option, entries, allow_any_ip=False, min_prefix=0, warn=None):
                                                                   network.prefixlen - 96)))
         if network.prefixlen < min_prefix:
             raise InvalidOption(option, entry, "the prefix must be longer than /%d" % (min_prefix - 1))
-        if "/" in text and str(network.network_address) != str(ipaddress.ip_address(text.split("/")[0])) and warn:
+        address = text.split("/", maxsplit=1)[0]
+        if "/" in text and str(network.network_address) != str(ipaddress.ip_address(address)) and warn:
             warn("%s: %s has host bits set; it is used as %s" % (option, text, display(network)))
         if network not in result:
             result.append(network)

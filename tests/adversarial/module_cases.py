@@ -408,8 +408,8 @@ OTHER_MODULES = [
     case(BR + ":other-tenant", BR, "backup", also=(FABRIKAM,),
          setup=backup_file("fabrikam.json", dict(LOCATION_RECORD, tenant_id=FABRIKAM)),
          backup=str(BACKUPS / "fabrikam.json")),
-    case(BR + ":no-kind", BR, "backup", setup=backup_file("no-kind.json", {k: v for k, v in LOCATION_RECORD.items()
-                                                                          if k != "kind"}),
+    case(BR + ":no-kind", BR, "backup",
+         setup=backup_file("no-kind.json", {k: v for k, v in LOCATION_RECORD.items() if k != "kind"}),
          backup=str(BACKUPS / "no-kind.json")),
     case(BR + ":kinds-choice", BR, "kinds", kinds=["everything"]),
     case(RP + ":tenants-missing", RP, "tenants", drop=("tenant_id",)),
