@@ -11,7 +11,8 @@ APP = {"client_id": "5e3c1a0d-7b2f-4c4e-9a51-00000000c1a5", "client_secret": "sa
        "display_name": "MSP Conditional Access automation",
        "roles": ["Policy.Read.All", "Policy.ReadWrite.ConditionalAccess", "Application.Read.All", "User.Read.All",
                  "Group.Read.All", "Organization.Read.All", "AuditLog.Read.All", "RoleManagement.Read.Directory",
-                 "DelegatedAdminRelationship.Read.All", "CrossTenantInformation.ReadBasic.All"]}
+                 "DelegatedAdminRelationship.Read.All", "CrossTenantInformation.ReadBasic.All", "Agreement.Read.All"]}
+COMPLIANT_NETWORK_ID = "3d46dbda-8382-466a-856d-eb00cbc6b910"  # the sandbox's id for "All Compliant Network locations"
 MSP = "11111111-1111-4111-8111-111111111111"
 GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
 SKU_P2 = {"skuId": "84a661c4-e949-4bd2-a560-ed7766fcaf2b", "skuPartNumber": "AAD_PREMIUM_P2", "capabilityStatus": "Enabled",
@@ -161,6 +162,17 @@ def demo():
            "servicePrincipals": service_principals(MSP) + [
                {"id": gid(MSP, "sp", "cipp-sam"), "appId": gid(MSP, "app", "cipp-sam"), "displayName": "CIPP-SAM"}],
            "namedLocations": [], "securityDefaults": {"isEnabled": False}, "subscribedSkus": [SKU_P2],
+           # what a policy may name instead of an id (Microsoft365DSC resolves these by display name)
+           "authenticationStrengthPolicies": [
+               {"id": gid(MSP, "strength", "technicians"), "displayName": "Technicians: FIDO2 or Windows Hello",
+                "description": "Custom strength for MSP technicians", "policyType": "custom",
+                "requirementsSatisfied": "mfa", "allowedCombinations": ["fido2", "windowsHelloForBusiness"]}],
+           "agreements": [{"id": gid(MSP, "agreement", "acceptable use"), "displayName": "MSP acceptable use",
+                           "isViewingBeforeAcceptanceRequired": True, "isPerDeviceAcceptanceRequired": False}],
+           "authenticationContextClassReferences": [
+               {"id": "c1", "displayName": "Privileged actions", "description": "Step-up for admin actions",
+                "isAvailable": True},
+               {"id": "c2", "displayName": "Sensitive data", "description": None, "isAvailable": True}],
            "policies": [policy(MSP, "CA001-Global-BaseProtection-AllApps-AnyPlatform-MFA",
                                users_block(includeUsers=["All"], excludeUsers=[msp_users[0]["id"], msp_users[1]["id"]]),
                                state="enabled")]}
@@ -169,7 +181,7 @@ def demo():
                           "44444444-4444-4444-8444-444444444444", "55555555-5555-4555-8555-555555555555")
     tenants = {
         MSP: msp,
-        fab: client_tenant(fab, "Fabrikam", "fabrikam.onmicrosoft.com", [
+        fab: dict(client_tenant(fab, "Fabrikam", "fabrikam.onmicrosoft.com", [
             policy(fab, "Require MFA for all users", users_block(
                 includeUsers=["All"], excludeUsers=[gid(fab, "user", "breakglass@fabrikam.onmicrosoft.com")])),
             policy(fab, "Block legacy authentication", users_block(includeUsers=["All"]), grant=("block",),
@@ -180,7 +192,10 @@ def demo():
                 "guestOrExternalUserTypes": "internalGuest,b2bCollaborationGuest",
                 "externalTenants": {"@odata.type": "#microsoft.graph.conditionalAccessAllExternalTenants",
                                     "membershipKind": "all"}}), state="disabled", grant=("block",)),
-        ]),
+        ]), namedLocations=[{  # Global Secure Access made it; Graph lists it on beta only
+            "@odata.type": "#microsoft.graph.compliantNetworkNamedLocation", "id": COMPLIANT_NETWORK_ID,
+            "displayName": "All Compliant Network locations", "compliantNetworkType": "allTenantCompliantNetworks",
+            "isTrusted": True, "createdDateTime": "2026-01-02T00:00:00Z", "modifiedDateTime": None}]),
         nwd: client_tenant(nwd, "Northwind (Direct Tenant mode)", "northwind.onmicrosoft.com", [
             policy(nwd, "Require MFA for everyone", users_block(includeUsers=["All"])),
             policy(nwd, "Block outside Netherlands", users_block(includeUsers=["All"]), grant=("block",),

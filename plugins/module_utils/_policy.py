@@ -535,7 +535,8 @@ def check_session_rules(session):
 
 # v1.0 refuses some policies as preview features (1038, e.g. every-time sign-in frequency); /beta takes them.
 PREVIEW_REFUSED = 1038
-BETA_WARNING = "Graph v1.0 refused the policy as a preview feature (1038); it was written through /beta"
+BETA_WARNING = ("Graph v1.0 refused the policy as a preview feature (1038, or a 400 naming the beta endpoint); it was "
+                "written through /beta")
 
 
 def write_policy(module, method, path, body, version=None, lag_retries=0):
@@ -548,7 +549,8 @@ def write_policy(module, method, path, body, version=None, lag_retries=0):
         try:
             return module.write(method, path, body, lag_retries=lag_retries), version
         except GraphError as exc:
-            if exc.service_code != PREVIEW_REFUSED:
+            # 1038 is one reading; no source confirms the code, only that the 400 names the beta endpoint
+            if exc.status != 400 or (exc.service_code != PREVIEW_REFUSED and "beta" not in exc.message.lower()):
                 raise
     return module.write(method, path, body, version="beta", lag_retries=lag_retries), "beta"
 
