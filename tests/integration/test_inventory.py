@@ -223,8 +223,9 @@ def test_missing_permissions_are_named(fresh):
     assert "DelegatedAdminRelationship.Read.All" in inventory.stderr and "403" in inventory.stderr
     assert "no-gdap-secret" not in inventory.stderr
 
-    fresh.client.set_cipp(clients=[dict(load_fixture()["cipp"]["clients"][0], Role="custom-reporting",
-                                        IPRange=json.dumps(["127.0.0.1/32"]))])
+    # a CIPP custom role that does not hold CIPP.Core.Read
+    fresh.client._call("POST", "/cipp", {"custom_roles": {"custom-reporting": {"Permissions": []}}, "clients": [
+        dict(load_fixture()["cipp"]["clients"][0], Role="custom-reporting", IPRange=json.dumps(["127.0.0.1/32"]))]})
     cipp = run_inventory(fresh, {"source": "cipp"}, name="cipp")
     assert cipp.rc != 0 and "CIPP.Core.Read" in cipp.stderr
 
