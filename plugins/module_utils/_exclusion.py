@@ -22,7 +22,9 @@ import re
 
 from ._diff import SERVER_KEYS, make_diff, strip_server_keys
 from ._graph import GraphError
+from ._inputs import path_segment
 from ._module import InvalidOption
+from ._msp_tenant import verified_msp_name
 from ._policy import BETA_WARNING, MMP_PREFIX, is_managed, writable, write_policy
 
 POLICIES = "/identity/conditionalAccess/policies"
@@ -559,7 +561,8 @@ class ClientExclusion:
             return None, None
         kind = "object id" if is_guid(account) else "UPN"
         try:
-            user = self.graph.get("/users/%s" % account, params={"$select": "id,userPrincipalName,displayName"})
+            user = self.graph.get("/users/%s" % path_segment(account),
+                                  params={"$select": "id,userPrincipalName,displayName"})
         except GraphError as exc:
             if exc.status == 404:
                 raise InvalidOption("service_account", account, "no user with this %s in tenant %s; nothing was "
@@ -577,6 +580,9 @@ class ClientExclusion:
 
     def run(self):
         self.validate()
+        if self.params["mode"] == "gdap":  # the id written into every policy: its name comes from Graph
+            self.params["msp_tenant_name"] = verified_msp_name(self.graph, self.params["msp_tenant_id"],
+                                                               self.params.get("msp_tenant_name"))
         account_id, upn = self.service_account()
         labels = Labels(self.params["msp_tenant_id"], self.params.get("msp_tenant_name"), account_id, upn)
         policies = self.graph.list(POLICIES)
@@ -624,9 +630,11 @@ class ClientExclusion:
             plan.clone_of = created or plan.clone
         if plan.users is not None:
             version = write_policy(self.module, "PATCH", policy_path,
-                                   {"conditions": {"users": users_patch(_users(plan.policy), plan.users)}}, version)[1]
+                                   {"conditions": {"users": users_patch(_users(plan.policy), plan.users)}}, version,
+                                   current=plan.policy)[1]
         if plan.disable:
-            version = write_policy(self.module, "PATCH", policy_path, {"state": "disabled"}, version)[1]
+            version = write_policy(self.module, "PATCH", policy_path, {"state": "disabled"}, version,
+                                   current=plan.policy)[1]
         if version == "beta":
             plan.warnings.append(BETA_WARNING)
 

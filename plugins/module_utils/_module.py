@@ -17,16 +17,11 @@ import copy
 from ansible.module_utils.basic import AnsibleModule
 
 from ._auth import AUTH_ARGUMENT_SPEC, AuthError, Authenticator
+from ._backup import BACKUP_ARGUMENT_SPEC, BackupError, record_created, save_before_write
 from ._graph import GraphClient, GraphError
+from ._inputs import INPUT_ARGUMENT_SPEC, InvalidOption, validate_common
 
-
-class InvalidOption(Exception):
-    """Bad input, reported with the option name and value before anything is written."""
-
-    def __init__(self, option, value, reason):
-        super().__init__("%s=%r: %s" % (option, value, reason))
-        self.option = option
-        self.value = value
+__all__ = ["GraphModule", "InvalidOption", "ModuleError"]
 
 
 class ModuleError(Exception):
@@ -42,11 +37,19 @@ class GraphModule(AnsibleModule):
 
     def __init__(self, argument_spec=None, api_version="v1.0", **kwargs):
         spec = copy.deepcopy(AUTH_ARGUMENT_SPEC)
+        spec.update(BACKUP_ARGUMENT_SPEC)
+        spec.update(INPUT_ARGUMENT_SPEC)
         spec.update(argument_spec or {})
-        super().__init__(argument_spec=spec, **kwargs)
+        # set before AnsibleModule validates: its argument errors already go through fail_json below
         self.api_version = api_version
         self._graph = None
         self.writes = []  # (method, path) of every write sent, or that check mode held back
+        self.backups = []  # backup files saved before a write (never in check mode)
+        super().__init__(argument_spec=spec, **kwargs)
+        try:
+            validate_common(self.params, spec)  # before any client exists: bad input never reaches the wire
+        except InvalidOption as exc:
+            self.fail_json(msg=exc.named(self.params.get("input_names")), invalid_option=exc.option)
 
     @property
     def graph(self):
@@ -54,12 +57,25 @@ class GraphModule(AnsibleModule):
             self._graph = GraphClient(Authenticator(self.params), api_version=self.api_version)
         return self._graph
 
-    def write(self, method, path, body=None, version=None, lag_retries=0):
-        """The only way a module writes to Graph. Check mode records the intent and sends nothing."""
+    def write(self, method, path, body=None, version=None, lag_retries=0, current=None):
+        """The only way a module writes to Graph. Check mode records the intent and sends nothing.
+
+        Before a PATCH or DELETE the object (``current``, else read) is saved under backup_dir."""
         self.writes.append((method, path))
         if self.check_mode:
             return None
-        return self.graph.request(method, path, body=body, version=version, lag_retries=lag_retries)
+        backup = save_before_write(self, method, path, current, version)
+        answer = self.graph.request(method, path, body=body, version=version, lag_retries=lag_retries)
+        # a create is recorded after it, so that a rollback (restore.yml, remove_created) can take it away
+        backup = backup or record_created(self, method, path, answer)
+        if backup and backup not in self.backups:
+            self.backups.append(backup)
+        return answer
+
+    def fail_json(self, msg, **kwargs):
+        if self.backups:  # a failed run may have written: name the files that undo it
+            kwargs.setdefault("backups", self.backups)
+        super().fail_json(msg=msg, **kwargs)
 
     def run(self, operation):
         """Run ``operation()`` (which returns the result dict) and exit; errors become one failure."""
@@ -67,8 +83,10 @@ class GraphModule(AnsibleModule):
             result = operation()
         except GraphError as exc:
             self.fail_json(msg=str(exc), **exc.details())
+        except BackupError as exc:
+            self.fail_json(msg=str(exc))
         except InvalidOption as exc:
-            self.fail_json(msg=str(exc), invalid_option=exc.option)
+            self.fail_json(msg=exc.named(self.params.get("input_names")), invalid_option=exc.option)
         except ModuleError as exc:
             self.fail_json(msg=str(exc), **exc.details)
         except AuthError as exc:
@@ -76,4 +94,6 @@ class GraphModule(AnsibleModule):
         finally:
             if self._graph is not None:
                 self._graph.close()
+        if self.backups:
+            result.setdefault("backups", self.backups)
         self.exit_json(**result)

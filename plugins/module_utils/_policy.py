@@ -29,6 +29,7 @@ import re
 
 from ._diff import make_diff
 from ._graph import GraphError, odata_quote
+from ._inputs import is_guid
 from ._module import InvalidOption
 from ._naming import check_policy as check_naming_convention
 from ._naming import parse_name
@@ -217,6 +218,9 @@ class PolicyBuilder:
             elif leaf[0] == "enum":
                 out[camel(key)] = enum_value(value)
             elif leaf[0] == "strength":
+                if value not in AUTH_STRENGTHS and not is_guid(value):
+                    raise InvalidOption(option, value, "must be %s or the id of an authentication strength"
+                                        % ", ".join(AUTH_STRENGTHS))
                 out[camel(key)] = {"id": AUTH_STRENGTHS.get(value, value)}
             else:
                 out[camel(key)] = value
@@ -539,7 +543,7 @@ BETA_WARNING = ("Graph v1.0 refused the policy as a preview feature (1038, or a 
                 "written through /beta")
 
 
-def write_policy(module, method, path, body, version=None, lag_retries=0):
+def write_policy(module, method, path, body, version=None, lag_retries=0, current=None):
     """One policy write through the module: (answer, version used).
 
     A write v1.0 refuses with 1038 goes again through /beta; once a policy needed /beta (``version``),
@@ -547,12 +551,12 @@ def write_policy(module, method, path, body, version=None, lag_retries=0):
     """
     if version != "beta":
         try:
-            return module.write(method, path, body, lag_retries=lag_retries), version
+            return module.write(method, path, body, lag_retries=lag_retries, current=current), version
         except GraphError as exc:
             # 1038 is one reading; no source confirms the code, only that the 400 names the beta endpoint
             if exc.status != 400 or (exc.service_code != PREVIEW_REFUSED and "beta" not in exc.message.lower()):
                 raise
-    return module.write(method, path, body, version="beta", lag_retries=lag_retries), "beta"
+    return module.write(method, path, body, version="beta", lag_retries=lag_retries, current=current), "beta"
 
 
 class Policies:
@@ -612,7 +616,7 @@ class Policies:
                 raise InvalidOption("state", "absent", "%r is a Microsoft-managed policy, which cannot be deleted; set "
                                     "policy_state=disabled (clone it first to keep its protection)"
                                     % current.get("displayName"))
-            self.module.write("DELETE", "%s/%s" % (POLICIES, current["id"]))
+            self.module.write("DELETE", "%s/%s" % (POLICIES, current["id"]), current=current)
             return self.result(True, current, None)
         desired = self.desired()
         if current is None:
@@ -672,7 +676,7 @@ class Policies:
                 patch[key] = writable(current.get(key), after[key])
             else:
                 patch[key] = after.get(key)
-        self.send("PATCH", "%s/%s" % (POLICIES, current["id"]), patch)
+        self.send("PATCH", "%s/%s" % (POLICIES, current["id"]), patch, current)
         if not self.module.check_mode:
             after = self.graph.get_after_write("%s/%s" % (POLICIES, current["id"])) if self.version is None else \
                 self.graph.request("GET", "%s/%s" % (POLICIES, current["id"]), version=self.version,
@@ -692,8 +696,8 @@ class Policies:
         if self.params.get("naming_convention") == "microsoft" and not is_managed(policy):
             check_naming_convention(policy.get("displayName"), policy)
 
-    def send(self, method, path, body):
-        answer, version = write_policy(self.module, method, path, body, self.version, self.graph.lag_retries)
+    def send(self, method, path, body, current=None):
+        answer, version = write_policy(self.module, method, path, body, self.version, self.graph.lag_retries, current)
         if version == "beta" and self.version is None:
             self.warnings.append(BETA_WARNING)
         self.version = version

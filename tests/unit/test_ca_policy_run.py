@@ -74,7 +74,7 @@ class StandInModule:
         self.check_mode = check_mode
         self._diff = True
 
-    def write(self, method, path, body=None, version=None, lag_retries=0):
+    def write(self, method, path, body=None, version=None, lag_retries=0, current=None):
         if self.check_mode:
             return None
         return self.graph.request(method, path, body=body, version=version, lag_retries=lag_retries)
