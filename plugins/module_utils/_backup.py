@@ -19,7 +19,7 @@ import json
 import os
 import re
 
-from ._inputs import is_guid
+from ._inputs import is_path_segment
 
 FORMAT = 1
 DEFAULT_ROOT = os.path.join("build", "backups")
@@ -176,7 +176,7 @@ def load(path):
     with open(path) as handle:
         record = json.load(handle)
     if not isinstance(record, dict) or record.get("format") != FORMAT or not isinstance(record.get("object"), dict) \
-            or not isinstance(record.get("kind"), str) or not is_guid(record.get("id")):
+            or not isinstance(record.get("kind"), str) or not is_path_segment(record.get("id")):
         raise ValueError("%s is not a backup file of this collection (format %s, with kind, id and object)"
                          % (path, FORMAT))
     return record

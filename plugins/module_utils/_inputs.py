@@ -203,6 +203,12 @@ def user_ref(option, value):
     return text
 
 
+def is_path_segment(value):
+    """True for a non-empty string that stays one URL path segment as it is (an object id read from a file)."""
+    return isinstance(value, str) and bool(value.strip()) and value not in (".", "..") and \
+        not any(c in value for c in "/\\?#%") and not any(ord(c) <= 32 or ord(c) == 127 for c in value)
+
+
 def path_segment(value):
     """``value`` quoted as one URL path segment ('/' and '?' can never start another segment or a query)."""
     return quote(str(value), safe="@")

@@ -411,6 +411,8 @@ OTHER_MODULES = [
     case(BR + ":no-kind", BR, "backup",
          setup=backup_file("no-kind.json", {k: v for k, v in LOCATION_RECORD.items() if k != "kind"}),
          backup=str(BACKUPS / "no-kind.json")),
+    case(BR + ":id-path", BR, "backup", setup=backup_file("id-path.json", dict(LOCATION_RECORD, id="../policies")),
+         backup=str(BACKUPS / "id-path.json")),
     case(BR + ":kinds-choice", BR, "kinds", kinds=["everything"]),
     case(RP + ":tenants-missing", RP, "tenants", drop=("tenant_id",)),
     case(RP + ":tenants-not-list", RP, "tenants", tenants="all", drop=("tenant_id",)),
