@@ -160,9 +160,11 @@ def _says_change(line):
 
 
 def tenant_record(host, now, backup_root, expiring_days):
-    reads = [("tenant", host.get("tenant_info")), ("policies", host.get("policies")), ("mfa", host.get("mfa"))]
+    # in report.yml's order, so that the first failure is the one that stopped the reads
+    reads = [("tenant", host.get("tenant_info")), ("policies", host.get("policies"))]
     if host.get("role") != "msp":
         reads.append(("exclusions", host.get("exclusions")))
+    reads.append(("mfa", host.get("mfa")))
     failures = [(what, _message(result)) for what, result in reads if _failed(result)]
     for what in ("part_d", "drift_failure"):
         if isinstance(host.get(what), dict) and host[what].get("failed"):
@@ -288,18 +290,18 @@ def chart_svg(part_d):
                 left + (span * (pct or 0) / 100.0 if pct is not None else 6) + 6, y + 13,
                 "failed to read" if pct is None else "%d%%" % pct))
     else:
-        width, height, top = 960, 180, 8
-        step = (width - 40) / len(rows)
+        width, height, top = 960, 180, 12
+        step = (width - 52) / len(rows)
         out.append('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="100%%" role="img" '
                    'aria-label="Part D coverage per client tenant" class="chart">' % (width, height + 8))
         for pct in (0, 50, 100):
             y = top + (height - top) * (1 - pct / 100.0)
-            out.append('<line x1="34" x2="%d" y1="%.1f" y2="%.1f" class="grid"/><text x="30" y="%.1f" class="axis" '
+            out.append('<line x1="48" x2="%d" y1="%.1f" y2="%.1f" class="grid"/><text x="44" y="%.1f" class="axis" '
                        'text-anchor="end">%d%%</text>' % (width, y, y, y + 4, pct))
         for index, row in enumerate(rows):
             pct = row["coverage"]
             h = 6 if pct is None else max(2.0, (height - top) * pct / 100.0)
-            bar(40 + index * step, height - h, max(1.0, step * 0.85), h, row)
+            bar(52 + index * step, height - h, max(1.0, step * 0.85), h, row)
     out.append("</svg>")
     return "".join(out)
 
