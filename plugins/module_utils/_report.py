@@ -552,13 +552,15 @@ Licence {{ t.licence or 'unknown' }}; security defaults {{ {True: 'on', False: '
     shown.textContent = n + " of " + rows.length + " tenants";
   }
   function fromHash() {
-    // index.html#status=failed&q=contoso opens the page filtered (links in mails, the browser test)
+    // index.html#status=failed&q=contoso&sort=partd opens the page filtered and sorted (links in mails, the browser test)
     location.hash.replace(/^#/, "").split("&").forEach(function (part) {
       var kv = part.split("="), v = decodeURIComponent(kv[1] || "");
       if (kv[0] === "status") { status.value = v; } else if (kv[0] === "q") { text.value = v; }
       else if (kv[0] === "mfa") { mfa.checked = v === "hole"; }
+      else if (kv[0] === "sort") { sortKey = v; }
     });
   }
+  var sortKey = null;
   var tbody = document.querySelector("#tenant-table tbody");
   Array.prototype.forEach.call(document.querySelectorAll("#tenant-table th"), function (th) {
     th.addEventListener("click", function () {
@@ -579,6 +581,10 @@ Licence {{ t.licence or 'unknown' }}; security defaults {{ {True: 'on', False: '
   [text, status, mfa].forEach(function (el) { el.addEventListener("input", apply); el.addEventListener("change", apply); });
   window.addEventListener("hashchange", function () { fromHash(); apply(); });
   fromHash();
+  if (sortKey) {
+    var th = document.querySelector('#tenant-table th[data-key="' + sortKey.replace(/[^a-z]/g, "") + '"]');
+    if (th) { th.click(); }
+  }
   apply();
   document.body.setAttribute("data-ready", "true");
 })();

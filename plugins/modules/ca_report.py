@@ -17,7 +17,8 @@ description:
   - A tenant whose reads failed is shown as C(failed to read) with the reason; a tenant where a run of the guide
     would change something is C(drift); otherwise C(compliant).
   - The HTML page is self-contained (inline CSS, SVG and script; nothing is fetched), sorts and filters the tenants,
-    and opens filtered with C(index.html#status=failed), C(#q=<text>) or C(#mfa=hole).
+    and opens filtered or sorted with C(index.html#status=failed), C(#q=<text>), C(#mfa=hole) or
+    C(#sort=partd) (any column key), combined with C(&).
   - Used by C(playbooks/report.yml); sends no request to Graph. In check mode nothing is written.
 options:
   tenants:

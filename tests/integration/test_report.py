@@ -169,6 +169,10 @@ def test_page_in_a_real_browser(report):
     filtered = browser(url + "#status=failed", "--dump-dom", "--virtual-time-budget=3000").stdout
     assert '<span id="shown">1 of 5 tenants</span>' in filtered
     assert visible_rows(filtered) == [("tailspin", "failed to read")]
+    # sorting by Part D coverage (the column header's click, through the address): worst first, then the 100%
+    ordered = browser(url + "#sort=partd", "--dump-dom", "--virtual-time-budget=3000").stdout
+    assert [t for t, _ in visible_rows(ordered)][-1] == "woodgrove"
+    assert [t for t, _ in visible_rows(ordered)][:2] == ["contoso-msp", "tailspin"]  # no Part D figure: -1
     shot = ARTIFACTS / "report.png"
     if shot.exists():
         shot.unlink()
