@@ -152,13 +152,14 @@ cache_connection: ~/.cache/msp-tenants
 cache_timeout: 3600
 
 # inventories/prod/cipp.tenants.yml: CIPP's tenants (GDAP and direct), with its tenant groups as cipp_<name>
-plugin: msp.conditional_access.tenants
-source: cipp
-msp_hostname: contoso-msp.onmicrosoft.com
-filters:
-  - "not cipp_excluded"
-compose:
-  client_exclusion_mode: access_mode
+# (a second file; commented here so that this example stays one YAML document without duplicate keys)
+# plugin: msp.conditional_access.tenants
+# source: cipp
+# msp_hostname: contoso-msp.onmicrosoft.com
+# filters:
+#   - "not cipp_excluded"
+# compose:
+#   client_exclusion_mode: access_mode
 
 # ansible-inventory -i inventories/prod --graph ; ansible-playbook -i inventories/prod playbooks/site.yml --check --diff
 

@@ -23,6 +23,7 @@ import re
 from ._diff import SERVER_KEYS, make_diff, strip_server_keys
 from ._graph import GraphError
 from ._module import InvalidOption
+from ._msp_tenant import verified_msp_name
 from ._policy import BETA_WARNING, MMP_PREFIX, is_managed, writable, write_policy
 
 POLICIES = "/identity/conditionalAccess/policies"
@@ -577,6 +578,9 @@ class ClientExclusion:
 
     def run(self):
         self.validate()
+        if self.params["mode"] == "gdap":  # the id written into every policy: its name comes from Graph
+            self.params["msp_tenant_name"] = verified_msp_name(self.graph, self.params["msp_tenant_id"],
+                                                               self.params.get("msp_tenant_name"))
         account_id, upn = self.service_account()
         labels = Labels(self.params["msp_tenant_id"], self.params.get("msp_tenant_name"), account_id, upn)
         policies = self.graph.list(POLICIES)

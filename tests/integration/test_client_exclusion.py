@@ -219,10 +219,13 @@ def test_gdap_first_run_second_run_and_request_counts(sandbox, run_playbook, tmp
         assert isinstance(users["excludeGuestsOrExternalUsers"]["guestOrExternalUserTypes"], str)
         assert users["excludeUsers"] == before_a[entry["path"].rsplit("/", 1)[1]]["conditions"]["users"][
             "excludeUsers"]
-    reads_a = [e for e in log_a if not e["write"]]
+    # the MSP tenant's name from Graph (a wrong msp_tenant_id must not look right): one GET, no CA endpoint
+    lookups = [e for e in log_a if "/tenantRelationships/findTenantInformationByTenantId" in e["path"]]
+    assert [(e["method"], e["status"]) for e in lookups] == [("GET", 200)]
+    reads_a = [e for e in log_a if not e["write"] and e not in lookups]
     assert all(e["method"] == "GET" and e["path"].endswith(POLICIES) for e in reads_a)
     # exactly two list pages (120 policies, 100 per page: nextLink followed once) and nothing else
-    assert len(reads_a) == 2 and len(writes_a) == 7 and len(log_a) == 9
+    assert len(reads_a) == 2 and len(writes_a) == 7 and len(log_a) == 10
     assert result["graph_requests"] == len(log_a)
 
     # the warnings name the MSP and reach the diff
@@ -250,7 +253,7 @@ def test_gdap_first_run_second_run_and_request_counts(sandbox, run_playbook, tmp
     assert second.rc == 0 and second.changed == 0
     log2_a, log2_b = graph_log(sandbox, a, since=seq2), graph_log(sandbox, b, since=seq2)
     assert [e for e in log2_a + log2_b if e["write"]] == []
-    assert len(log2_a) == len(reads_a) and len(log2_b) == len([e for e in log_b if not e["write"]])
+    assert len(log2_a) == len(reads_a) + len(lookups) and len(log2_b) == len([e for e in log_b if not e["write"]])
     # CA003 now has serviceProvider for every tenant: nothing to write, but the warning is in the result and
     # in the diff (before == after); a quiet already-excluded policy stays out of the diff
     again = second.task("exclusion", host="client_a")

@@ -16,6 +16,7 @@ from ansible_collections.msp.conditional_access.plugins.module_utils._module imp
 MSP = "11111111-2222-3333-4444-555555555555"
 ACCOUNT = "5a5a5a5a-0000-4000-8000-0000000000aa"
 POLICIES = "/identity/conditionalAccess/policies"
+TENANT_INFO = "/tenantRelationships/findTenantInformationByTenantId(tenantId='%s')" % MSP
 
 
 def merge(target, patch):
@@ -48,6 +49,8 @@ class FakeGraph:
 
     def get(self, path, params=None, version=None):
         self.log.append(("GET", path))
+        if path == TENANT_INFO:  # gdap mode verifies msp_tenant_id by its name in Graph (_msp_tenant)
+            return {"tenantId": MSP, "displayName": "Contoso MSP", "defaultDomainName": "contoso.example"}
         key = path.rsplit("/", 1)[1].lower()
         for user in self.users:
             if key in (user["id"].lower(), user["userPrincipalName"].lower()):
@@ -128,7 +131,7 @@ def test_first_run_patches_each_policy_once_second_run_writes_nothing():
 
     graph.log.clear()
     again = ClientExclusion(FakeModule(graph)).run()
-    assert again["changed"] is False and graph.log == [("GET", POLICIES)]
+    assert again["changed"] is False and graph.log == [("GET", TENANT_INFO), ("GET", POLICIES)]
     assert "diff" in again and again["diff"]["after"] == {"policies": {}}
 
 
