@@ -10,7 +10,7 @@ module: ca_report
 short_description: Render the fleet's Conditional Access report (HTML, JSON, Markdown) from what report.yml read
 version_added: 0.2.0
 description:
-  - Runs on the controller (C(delegate_to: localhost)). Takes, per tenant, the results of
+  - Runs on the controller (C(delegate_to=localhost)). Takes, per tenant, the results of
     M(msp.conditional_access.ca_tenant_info), M(msp.conditional_access.ca_policy_info),
     M(msp.conditional_access.ca_client_exclusion_info), M(msp.conditional_access.ca_mfa_coverage_info) and the
     guide's roles run in check mode, and writes C(index.html), C(report.json) and C(report.md) to O(dest).
