@@ -13,7 +13,7 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ] && command -v a
     || echo "could not install chromium; the browser test will fail under CI" >&2
 fi
 
-"$BIN/python" -m pytest -q -p no:cacheprovider tests/unit tests/sandbox tests/integration tests/faults ${PYTEST_ARGS:-} || status=$?
+"$BIN/python" -m pytest -q -p no:cacheprovider tests/unit tests/sandbox tests/integration tests/faults tests/adversarial ${PYTEST_ARGS:-} || status=$?
 if [ "$status" -eq 5 ]; then
   echo "pytest collected no tests: failing" >&2
   exit 1

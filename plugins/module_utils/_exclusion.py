@@ -22,6 +22,7 @@ import re
 
 from ._diff import SERVER_KEYS, make_diff, strip_server_keys
 from ._graph import GraphError
+from ._inputs import path_segment
 from ._module import InvalidOption
 from ._msp_tenant import verified_msp_name
 from ._policy import BETA_WARNING, MMP_PREFIX, is_managed, writable, write_policy
@@ -560,7 +561,8 @@ class ClientExclusion:
             return None, None
         kind = "object id" if is_guid(account) else "UPN"
         try:
-            user = self.graph.get("/users/%s" % account, params={"$select": "id,userPrincipalName,displayName"})
+            user = self.graph.get("/users/%s" % path_segment(account),
+                                  params={"$select": "id,userPrincipalName,displayName"})
         except GraphError as exc:
             if exc.status == 404:
                 raise InvalidOption("service_account", account, "no user with this %s in tenant %s; nothing was "

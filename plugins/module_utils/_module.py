@@ -19,15 +19,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ._auth import AUTH_ARGUMENT_SPEC, AuthError, Authenticator
 from ._backup import BACKUP_ARGUMENT_SPEC, BackupError, record_created, save_before_write
 from ._graph import GraphClient, GraphError
+from ._inputs import INPUT_ARGUMENT_SPEC, InvalidOption, validate_common
 
-
-class InvalidOption(Exception):
-    """Bad input, reported with the option name and value before anything is written."""
-
-    def __init__(self, option, value, reason):
-        super().__init__("%s=%r: %s" % (option, value, reason))
-        self.option = option
-        self.value = value
+__all__ = ["GraphModule", "InvalidOption", "ModuleError"]
 
 
 class ModuleError(Exception):
@@ -44,12 +38,18 @@ class GraphModule(AnsibleModule):
     def __init__(self, argument_spec=None, api_version="v1.0", **kwargs):
         spec = copy.deepcopy(AUTH_ARGUMENT_SPEC)
         spec.update(BACKUP_ARGUMENT_SPEC)
+        spec.update(INPUT_ARGUMENT_SPEC)
         spec.update(argument_spec or {})
-        super().__init__(argument_spec=spec, **kwargs)
+        # set before AnsibleModule validates: its argument errors already go through fail_json below
         self.api_version = api_version
         self._graph = None
         self.writes = []  # (method, path) of every write sent, or that check mode held back
         self.backups = []  # backup files saved before a write (never in check mode)
+        super().__init__(argument_spec=spec, **kwargs)
+        try:
+            validate_common(self.params, spec)  # before any client exists: bad input never reaches the wire
+        except InvalidOption as exc:
+            self.fail_json(msg=exc.named(self.params.get("input_names")), invalid_option=exc.option)
 
     @property
     def graph(self):
@@ -86,7 +86,7 @@ class GraphModule(AnsibleModule):
         except BackupError as exc:
             self.fail_json(msg=str(exc))
         except InvalidOption as exc:
-            self.fail_json(msg=str(exc), invalid_option=exc.option)
+            self.fail_json(msg=exc.named(self.params.get("input_names")), invalid_option=exc.option)
         except ModuleError as exc:
             self.fail_json(msg=str(exc), **exc.details)
         except AuthError as exc:

@@ -29,6 +29,7 @@ import re
 
 from ._diff import make_diff
 from ._graph import GraphError, odata_quote
+from ._inputs import is_guid
 from ._module import InvalidOption
 from ._naming import check_policy as check_naming_convention
 from ._naming import parse_name
@@ -217,6 +218,9 @@ class PolicyBuilder:
             elif leaf[0] == "enum":
                 out[camel(key)] = enum_value(value)
             elif leaf[0] == "strength":
+                if value not in AUTH_STRENGTHS and not is_guid(value):
+                    raise InvalidOption(option, value, "must be %s or the id of an authentication strength"
+                                        % ", ".join(AUTH_STRENGTHS))
                 out[camel(key)] = {"id": AUTH_STRENGTHS.get(value, value)}
             else:
                 out[camel(key)] = value
