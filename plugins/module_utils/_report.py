@@ -166,9 +166,11 @@ def tenant_record(host, now, backup_root, expiring_days):
         reads.append(("exclusions", host.get("exclusions")))
     reads.append(("mfa", host.get("mfa")))
     failures = [(what, _message(result)) for what, result in reads if _failed(result)]
-    for what in ("part_d", "drift_failure"):
-        if isinstance(host.get(what), dict) and host[what].get("failed"):
-            failures.append(("drift check", _message(host[what])))
+    # a drift check that failed (Part C without CIPP-API credentials, say) leaves the reads standing: the tenant is
+    # shown as drift with the reason, never as compliant
+    drift_errors = sorted({"could not check what a run would change: " + _message(host[what])
+                           for what in ("part_d", "drift_failure")
+                           if isinstance(host.get(what), dict) and host[what].get("failed")})
     record = {
         "name": host.get("name"), "tenant_id": host.get("tenant_id"), "role": host.get("role") or "client",
         "mode": host.get("mode"), "display_name": host.get("display_name") or host.get("name"),
@@ -204,7 +206,7 @@ def tenant_record(host, now, backup_root, expiring_days):
                   "coverage": round(100.0 * len(covered) / len(targeting)) if targeting else 100,
                   "missing_policies": sorted(e.get("display_name") for e in targeting if not e.get("excluded"))}
     mfa = host["mfa"]
-    drift = drift_items(host)
+    drift = drift_errors + drift_items(host)
     if part_d and part_d["missing"] and not host.get("part_d"):
         drift += ["Part D: exclude the MSP from %r" % name for name in part_d["missing_policies"]]
     status = DRIFT if drift else COMPLIANT
