@@ -350,8 +350,9 @@ def markdown(report):
             continue
         if t["mfa"]:
             lines += ["", "MFA: %s" % t["mfa"]["status_text"]]
-            lines += ["- %s: %s (%s%s)" % (h["kind"], _md(h["name"]), _md(h["detail"]), ", sanctioned" if h["sanctioned"]
-                                            else "") for h in t["mfa"]["holes"]]
+            for h in t["mfa"]["holes"]:
+                lines.append("- %s: %s (%s%s)" % (h["kind"], _md(h["name"]), _md(h["detail"]),
+                                                  ", sanctioned" if h["sanctioned"] else ""))
         if t["drift"]:
             lines += ["", "A run would change:"] + ["- %s" % _md(d) for d in t["drift"]]
         lines += ["", "| Policy | State | Targets | Controls | MSP exclusion |", "|---|---|---|---|---|"]
