@@ -62,6 +62,12 @@ def _with_variables(options):
     return ", ".join(named)
 
 
+# Set by the controller when the module runs inside its worker process (plugins/plugin_utils/_in_process.py):
+# an object with get(identity) -> token or None and put(identity, token, expires_on), shared by the run's
+# workers in memory, so that the tasks of one play sign in to a tenant once. None in a module process.
+TOKEN_CACHE = None
+
+
 class AuthError(Exception):
     """The credential could not produce a token (bad secret, unknown tenant, no CLI login...)."""
 
@@ -167,14 +173,27 @@ class Authenticator:
             return self.params["access_token"]
         from azure.core.exceptions import ClientAuthenticationError
 
+        identity = self._identity(scope) if TOKEN_CACHE is not None else None
+        cached = TOKEN_CACHE.get(identity) if identity else None
+        if cached:
+            return cached
         if self._credential is None:
             self._credential = self._build_credential()
         try:
-            return self._credential.get_token(scope).token
+            access = self._credential.get_token(scope)
+            if identity:
+                TOKEN_CACHE.put(identity, access.token, access.expires_on)
+            return access.token
         except ClientAuthenticationError as exc:
             # azure-identity messages name the tenant and the AADSTS code, never the secret.
             raise AuthError("could not get a token for tenant %s with auth_method %s: %s"
                             % (self.tenant_id, self.method, _first_lines(str(exc))))
+
+    def _identity(self, scope):
+        """Everything that tells one credential and scope from another (the cache hashes it)."""
+        p = self.params
+        return (self.method, self.authority_host, self.tenant_id, p.get("client_id"), p.get("client_secret"),
+                p.get("client_certificate_path"), p.get("client_certificate_password"), scope)
 
     def graph_token(self):
         return self.token(self.scope_root + "/.default")
