@@ -42,6 +42,8 @@ def _exclusions(result, part):
             changes.append('%s policy "%s": %s' % (part, name, policy["action"]))
         elif policy.get("action") == "failed":
             changes.append('%s policy "%s": FAILED %s' % (part, name, policy.get("reason") or ""))
+        else:
+            continue  # a policy left as it was: its warning was shown on the run that changed it
         warnings.extend('%s policy "%s": %s' % (part, name, w) for w in policy.get("warnings") or [])
     return changes, warnings
 
