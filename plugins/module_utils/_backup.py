@@ -51,8 +51,9 @@ def launch_dir():
     that started it keeps the directory ansible-playbook was started in: the first ancestor that is not a shell
     and is an Ansible process gives it (Linux /proc); anywhere else, the working directory.
     """
-    pid = os.getppid()
-    for _ in range(8):
+    pid, depth = os.getppid(), 0
+    while depth < 8:
+        depth += 1
         try:
             with open("/proc/%d/cmdline" % pid, "rb") as handle:
                 argv = handle.read().split(b"\0")
