@@ -34,7 +34,7 @@ description:
   - "Two files (one per source) combine as usual: hosts are the same when their names are, so keep O(hostname)
     the same and set O(msp_hostname) in both."
 author:
-  - msp.conditional_access contributors
+  - MSP Conditional Access contributors (@msp-conditional-access)
 requirements:
   - azure-identity, msgraph-core (O(source=gdap))
   - requests (O(source=cipp))
@@ -283,8 +283,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     # -- hosts and groups --------------------------------------------------------------------------------------------
     def _populate(self, discovery):
-        options = {name: self.get_option(name) for name in ("msp_tenant_id", "msp_hostname", "hostname",
-                                                           "expiring_days", "include", "exclude", "allow_empty")}
+        names = ("msp_tenant_id", "msp_hostname", "hostname", "expiring_days", "include", "exclude", "allow_empty")
+        options = {name: self.get_option(name) for name in names}
         hosts, groups, warnings = build_hosts(discovery, options)
         for warning in discovery.get("warnings", []) + warnings:
             self.display.warning("msp.conditional_access.tenants: %s" % warning)

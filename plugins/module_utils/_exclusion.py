@@ -580,12 +580,12 @@ class ClientExclusion:
 
     def run(self):
         self.validate()
+        account_id, upn = self.service_account()
+        policies = self.graph.list(POLICIES)
         if self.params["mode"] == "gdap":  # the id written into every policy: its name comes from Graph
             self.params["msp_tenant_name"] = verified_msp_name(self.graph, self.params["msp_tenant_id"],
                                                                self.params.get("msp_tenant_name"))
-        account_id, upn = self.service_account()
         labels = Labels(self.params["msp_tenant_id"], self.params.get("msp_tenant_name"), account_id, upn)
-        policies = self.graph.list(POLICIES)
         selected = select_policies(policies, self.params.get("policies"))
         plans = self.planner(account_id).plan(policies, selected)
         done, failed, errors = [], [], []
