@@ -18,6 +18,7 @@ from ansible.module_utils.basic import env_fallback
 
 from ._auth import Authenticator, ca_bundle
 from ._diff import make_diff
+from ._graph import WriteGate
 from ._module import InvalidOption, ModuleError
 from ._resolve import is_guid
 
@@ -215,6 +216,7 @@ class CippClient:
                 raise InvalidOption("cipp_api_scope", None, "set it, or client_id (the scope is then api://<client_id>/.default)")
             self.scope = "api://%s/.default" % params.get("client_id")
         self.requests = 0
+        self.gate = WriteGate()  # writes only through GraphModule.write (the chokepoint)
         self._session = None
         self._token = None
 
@@ -225,6 +227,7 @@ class CippClient:
             self._session = requests.Session()
             self._session.verify = ca_bundle() or True
             self._token = self.auth.token(self.scope)
+        self.gate.check(method, endpoint)
         url = "%s/api/%s" % (self.base, endpoint)
         # No X-CIPP-Version: CIPP casts it to [semver] outside any try block.
         headers = {"Authorization": "Bearer " + self._token, "Accept": "application/json"}
@@ -253,6 +256,10 @@ class CippClient:
         if method == "GET":
             return self._send("GET", "ExecApiClient", params={"Action": action})
         return self._send("POST", "ExecApiClient", params={"Action": action}, json_body=dict(body or {}, Action=action))
+
+    def request(self, method, action, body=None):
+        """What the write chokepoint calls: ExecApiClient ``action``."""
+        return self.call(method, action, body)
 
     def me(self):
         return self._send("GET", "me") or {}
@@ -314,7 +321,7 @@ class ApiClientIps:
         return result
 
     def write(self, client, row, plan):
-        answer = client.call("POST", "AddUpdate", add_update_body(row, plan["after"]))
+        answer = self.module.write("POST", "AddUpdate", add_update_body(row, plan["after"]), client=client, current=row)
         problems = result_problems(answer)
         if problems:
             raise ModuleError("CIPP-API AddUpdate of %r did not apply cleanly: %s" % (row.get("AppName"), "; ".join(problems)))
@@ -337,7 +344,7 @@ class ApiClientIps:
         return mode == "always" or azure_config_pending(rows, client.azure_config())
 
     def save_azure_config(self, client):
-        problems = result_problems(client.call("POST", "SaveToAzure", {}))
+        problems = result_problems(self.module.write("POST", "SaveToAzure", {}, client=client))
         if problems:
             raise ModuleError("CIPP-API SaveToAzure failed: %s" % "; ".join(problems))
         self.warnings.append("Save Azure Configuration restarts CIPP; changes can take about 60 seconds")

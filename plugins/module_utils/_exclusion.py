@@ -18,25 +18,14 @@ be unit-tested case by case.
 from __future__ import annotations
 
 import copy
-import re
 
+from ._ca import (MMP_PREFIX, SERVICE_PROVIDER, TENANTLESS_TYPES, enumerated, format_flags, guests_cover,
+                  has_tenant, is_guid, is_managed, merge_guests, parse_flags, select, tenant_kind, tenant_members)
 from ._diff import SERVER_KEYS, make_diff, strip_server_keys
 from ._graph import GraphError
 from ._module import InvalidOption
-from ._policy import BETA_WARNING, MMP_PREFIX, is_managed, writable, write_policy
-
-POLICIES = "/identity/conditionalAccess/policies"
-ENUMERATED = "#microsoft.graph.conditionalAccessEnumeratedExternalTenants"
-ALL_TENANTS = "#microsoft.graph.conditionalAccessAllExternalTenants"
-SERVICE_PROVIDER = "serviceProvider"
-
-# Declaration order of the conditionalAccessGuestOrExternalUserTypes flags enum (v1.0 CSDL);
-# Graph renders the bitmask in this order, so writing it back in this order keeps bodies stable.
-FLAG_ORDER = ("none", "internalGuest", "b2bCollaborationGuest", "b2bCollaborationMember",
-              "b2bDirectConnectUser", "otherExternalUser", "serviceProvider", "unknownFutureValue")
-# Internal guests live in the client tenant itself: a tenant list does not narrow them.
-TENANTLESS_TYPES = frozenset(["none", "internalGuest"])
-GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+from ._objects import policies as policy_endpoint
+from ._policy import writable
 
 # Who is let in and which policies are looked at: shared by ca_client_exclusion and its _info
 # module, so that a report and a change read the same options the same way.
@@ -48,6 +37,15 @@ EXCLUSION_TARGET_SPEC = dict(
     policies=dict(type="list", elements="str"),
 )
 EXCLUSION_TARGET_REQUIRED_IF = [("mode", "direct", ("service_account",))]
+# ca_client_exclusion's own options on top
+ARGUMENT_SPEC = dict(
+    EXCLUSION_TARGET_SPEC,
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    scope=dict(type="str", default="targeting", choices=["targeting", "all"]),
+    include_disabled=dict(type="bool", default=True),
+    managed_policies=dict(type="str", default="exclude", choices=["exclude", "skip", "clone_and_disable"]),
+    clone_prefix=dict(type="str", default="Clone - "),
+)
 
 # Graph errors that stop the whole run: the next PATCH would fail the same way.
 FATAL_STATUSES = (None, 401, 403, 429, 500, 502, 503, 504)
@@ -56,133 +54,24 @@ NOT_RECORDED = ("Graph does not record who added serviceProvider, so state=absen
                 "and cannot restore the exclusion as it was before")
 
 
-# -- flags --------------------------------------------------------------------------------------
-def parse_types(value):
-    """'internalGuest, serviceProvider' -> ['internalGuest', 'serviceProvider'] in canonical order.
-
-    Unknown members are kept (after the known ones): dropping one would drop an exclusion.
-    ``none`` only survives on its own (it is the zero of the bitmask).
-    """
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple, set)):
-        items = [str(v).strip() for v in value]
-    else:
-        items = [part.strip() for part in str(value).split(",")]
-    items = {i for i in items if i}
-    known = {f.lower(): f for f in FLAG_ORDER}
-    canonical = {known.get(i.lower(), i) for i in items}
-    if len(canonical) > 1:
-        canonical.discard("none")
-    order = {f: n for n, f in enumerate(FLAG_ORDER)}
-    return sorted(canonical, key=lambda f: (order.get(f, len(FLAG_ORDER)), f))
-
-
-def format_types(types):
-    """The wire form: one comma-separated string, canonical order."""
-    return ",".join(parse_types(list(types)))
-
-
-def is_guid(value):
-    return bool(value) and bool(GUID.match(str(value)))
-
-
 def _users(policy):
     return ((policy.get("conditions") or {}).get("users")) or {}
-
-
-def _kind(external_tenants):
-    """'all', 'enumerated' or None (no tenant list)."""
-    if not external_tenants:
-        return None
-    kind = (external_tenants.get("membershipKind") or "").lower()
-    if kind in ("all", "enumerated"):
-        return kind
-    odata = external_tenants.get("@odata.type") or ""
-    if odata.endswith("AllExternalTenants"):
-        return "all"
-    if odata.endswith("EnumeratedExternalTenants") or "members" in external_tenants:
-        return "enumerated"
-    return None
-
-
-def _members(external_tenants):
-    return list((external_tenants or {}).get("members") or [])
-
-
-def _has_member(external_tenants, tenant_id):
-    return tenant_id.lower() in (m.lower() for m in _members(external_tenants))
-
-
-def _enumerated(members):
-    return {"@odata.type": ENUMERATED, "membershipKind": "enumerated", "members": list(members)}
 
 
 # -- GDAP: excludeGuestsOrExternalUsers ---------------------------------------------------------
 def gdap_covered(users, msp_tenant_id):
     """True when service provider users of the MSP tenant are already excluded."""
-    guests = users.get("excludeGuestsOrExternalUsers")
-    if not guests or SERVICE_PROVIDER not in parse_types(guests.get("guestOrExternalUserTypes")):
-        return False
-    tenants = guests.get("externalTenants")
-    kind = _kind(tenants)
-    if kind == "enumerated":
-        return _has_member(tenants, msp_tenant_id)
-    # "all", or a tenant list that is missing: no list narrows it, every provider is excluded
-    return True
+    return guests_cover(users.get("excludeGuestsOrExternalUsers"), [SERVICE_PROVIDER], msp_tenant_id)
 
 
 def add_gdap_exclusion(users, msp_tenant_id, msp_label=None):
-    """Return (new_users, warnings): ``users`` with service provider users of the MSP excluded.
-
-    The four shapes of graph-ca.md §3: null; ``all``; enumerated; tenant list missing.
-    """
-    msp_label = msp_label or msp_tenant_id
+    """Return (new_users, warnings): ``users`` with service provider users of the MSP excluded, merged into
+    the one exclusion object by the collection's merge rule (``_ca.merge_guests``)."""
     new = copy.deepcopy(users)
-    warnings = []
-    guests = new.get("excludeGuestsOrExternalUsers")
-    types = parse_types((guests or {}).get("guestOrExternalUserTypes"))
-    if not guests or not [t for t in types if t != "none"]:
-        # 1. nothing excluded yet (null, or an object without types)
-        new["excludeGuestsOrExternalUsers"] = {"guestOrExternalUserTypes": SERVICE_PROVIDER,
-                                               "externalTenants": _enumerated([msp_tenant_id])}
-        return new, warnings
-
-    tenants = guests.get("externalTenants")
-    kind = _kind(tenants)
-    others = [t for t in types if t != SERVICE_PROVIDER]
-    if kind == "all":
-        # 2. every external tenant: adding the type covers the MSP, and every other provider too
-        warnings.append("the existing exclusion applies to all external tenants, so service provider users of "
-                        "every tenant are excluded, not only %s" % msp_label)
-        guests["guestOrExternalUserTypes"] = format_types(types + [SERVICE_PROVIDER])
-    elif kind == "enumerated":
-        # 3. a tenant list: add the type and the MSP; the other types now reach the MSP as well
-        if not _has_member(tenants, msp_tenant_id):
-            if others:
-                warnings.append("the exclusion is one list of types x tenants: adding %s also excludes its %s"
-                                % (msp_label, ", ".join(others)))
-            tenants["members"] = _members(tenants) + [msp_tenant_id]
-        if SERVICE_PROVIDER not in types:
-            existing = [m for m in _members(tenants) if m.lower() != msp_tenant_id.lower()]
-            if existing:
-                warnings.append("serviceProvider is added for the whole tenant list, so service provider users of "
-                                "%s are excluded too" % ", ".join(existing))
-        tenants["@odata.type"] = ENUMERATED
-        tenants["membershipKind"] = "enumerated"
-        guests["guestOrExternalUserTypes"] = format_types(types + [SERVICE_PROVIDER])
-    else:
-        # 4. types without a tenant list
-        tenant_bound = [t for t in others if t not in TENANTLESS_TYPES]
-        if tenant_bound:
-            # An enumerated list would narrow the existing exclusion of these types to the MSP,
-            # i.e. drop an exclusion. Keep the list absent (it covers every tenant) and say so.
-            warnings.append("the existing exclusion of %s names no tenant list, so it covers every tenant; "
-                            "serviceProvider is added the same way and excludes every service provider, not only "
-                            "%s" % (", ".join(tenant_bound), msp_label))
-        else:
-            guests["externalTenants"] = _enumerated([msp_tenant_id])
-        guests["guestOrExternalUserTypes"] = format_types(types + [SERVICE_PROVIDER])
+    mine = {"guestOrExternalUserTypes": SERVICE_PROVIDER, "externalTenants": enumerated([msp_tenant_id])}
+    label = (lambda t: msp_label if msp_label and t.lower() == msp_tenant_id.lower() else t)
+    new["excludeGuestsOrExternalUsers"], warnings = merge_guests(users.get("excludeGuestsOrExternalUsers"), mine,
+                                                                 label)
     return new, warnings
 
 
@@ -198,15 +87,15 @@ def remove_gdap_exclusion(users, msp_tenant_id, msp_label=None):
     guests = new.get("excludeGuestsOrExternalUsers")
     if not guests:
         return new, warnings
-    types = parse_types(guests.get("guestOrExternalUserTypes"))
+    types = parse_flags(guests.get("guestOrExternalUserTypes"))
     tenants = guests.get("externalTenants")
-    kind = _kind(tenants)
+    kind = tenant_kind(tenants)
     if SERVICE_PROVIDER not in types:
         return new, warnings
     if kind == "enumerated":
-        if not _has_member(tenants, msp_tenant_id):
+        if not has_tenant(tenants, msp_tenant_id):
             return new, warnings
-        remaining = [m for m in _members(tenants) if m.lower() != msp_tenant_id.lower()]
+        remaining = [m for m in tenant_members(tenants) if m.lower() != msp_tenant_id.lower()]
         if remaining:
             tenants["members"] = remaining
             if [t for t in types if t != SERVICE_PROVIDER]:
@@ -220,11 +109,11 @@ def remove_gdap_exclusion(users, msp_tenant_id, msp_label=None):
         elif tenant_bound:
             # The MSP is the only tenant of other tenant-bound types: that exclusion predates us (an add
             # never creates it), and an empty list is invalid. Only serviceProvider goes.
-            guests["guestOrExternalUserTypes"] = format_types(others)
+            guests["guestOrExternalUserTypes"] = format_flags(others)
             warnings.append("%s stays in the tenant list: it is also the tenant of the excluded %s"
                             % (msp_label, ", ".join(tenant_bound)))
         else:
-            guests["guestOrExternalUserTypes"] = format_types(others)
+            guests["guestOrExternalUserTypes"] = format_flags(others)
             guests["externalTenants"] = None
         return new, warnings
     # "all" or no tenant list: not the MSP's own exclusion alone; removing it could drop someone else's
@@ -264,11 +153,11 @@ def targeting_reason(policy, mode, msp_tenant_id, account_id=None):
         return "includes directory roles"
     included = users.get("includeGuestsOrExternalUsers")
     if included:
-        types = parse_types(included.get("guestOrExternalUserTypes"))
-        kind = _kind(included.get("externalTenants"))
+        types = parse_flags(included.get("guestOrExternalUserTypes"))
+        kind = tenant_kind(included.get("externalTenants"))
         if kind in ("all", None) and [t for t in types if t not in TENANTLESS_TYPES]:
             return "includes external users of all tenants"
-        if SERVICE_PROVIDER in types and _has_member(included.get("externalTenants"), msp_tenant_id):
+        if SERVICE_PROVIDER in types and has_tenant(included.get("externalTenants"), msp_tenant_id):
             return "includes service provider users of the MSP tenant"
     if mode == "direct" and account_id:
         if account_id.lower() in include_users:
@@ -281,21 +170,8 @@ def targeting_reason(policy, mode, msp_tenant_id, account_id=None):
 
 # -- policy selection ---------------------------------------------------------------------------
 def select_policies(policies, wanted):
-    """The policies named by id or display name in ``wanted``; ambiguous or unknown names fail."""
-    if not wanted:
-        return list(policies)
-    chosen = []
-    for ref in wanted:
-        by_id = [p for p in policies if is_guid(ref) and (p.get("id") or "").lower() == str(ref).lower()]
-        matches = by_id or [p for p in policies if p.get("displayName") == ref]
-        if not matches:
-            raise InvalidOption("policies", ref, "no Conditional Access policy has this id or display name")
-        if len(matches) > 1:
-            raise InvalidOption("policies", ref, "%d policies have this display name (ids: %s); name one by id"
-                                % (len(matches), ", ".join(m["id"] for m in matches)))
-        if matches[0] not in chosen:
-            chosen.append(matches[0])
-    return chosen
+    """The policies named by id or display name in ``wanted`` (None: all; []: none); the collection's name rule."""
+    return select(policies, wanted, "Conditional Access policy", "policies")
 
 
 def clone_name(policy, prefix):
@@ -414,12 +290,12 @@ class Planner:
     def plan_present(self, policy):
         users = _users(policy)
         warnings = []
-        if self.mode == "gdap" and SERVICE_PROVIDER in parse_types(
+        if self.mode == "gdap" and SERVICE_PROVIDER in parse_flags(
                 (users.get("includeGuestsOrExternalUsers") or {}).get("guestOrExternalUserTypes")):
             warnings.append("the policy includes service provider users; excluding the MSP means it no longer "
                             "applies to the MSP's technicians")
         if self.covered(users):
-            if self.mode == "gdap" and _kind((users.get("excludeGuestsOrExternalUsers") or {})
+            if self.mode == "gdap" and tenant_kind((users.get("excludeGuestsOrExternalUsers") or {})
                                              .get("externalTenants")) != "enumerated":
                 warnings.append("the MSP is covered by an exclusion of service provider users of every external "
                                 "tenant, not of %s alone" % self.msp_label)
@@ -486,11 +362,11 @@ def summarize(policy, users=None, labels=None, state=None):
     guests = users.get("excludeGuestsOrExternalUsers")
     if guests:
         tenants = guests.get("externalTenants")
-        kind = _kind(tenants)
+        kind = tenant_kind(tenants)
         summary["exclude_guests_or_external_users"] = {
-            "types": parse_types(guests.get("guestOrExternalUserTypes")),
+            "types": parse_flags(guests.get("guestOrExternalUserTypes")),
             "external_tenants": ("all" if kind == "all" else
-                                 [labels.tenant(m) for m in _members(tenants)] if kind == "enumerated" else
+                                 [labels.tenant(m) for m in tenant_members(tenants)] if kind == "enumerated" else
                                  "(no tenant list)")}
     else:
         summary["exclude_guests_or_external_users"] = None
@@ -533,6 +409,7 @@ class ClientExclusion:
         self.module = module
         self.params = module.params
         self.graph = module.graph
+        self.endpoint = policy_endpoint(module, read_back=False)
 
     def validate(self):
         p = self.params
@@ -579,7 +456,7 @@ class ClientExclusion:
         self.validate()
         account_id, upn = self.service_account()
         labels = Labels(self.params["msp_tenant_id"], self.params.get("msp_tenant_name"), account_id, upn)
-        policies = self.graph.list(POLICIES)
+        policies = self.endpoint.list()
         selected = select_policies(policies, self.params.get("policies"))
         plans = self.planner(account_id).plan(policies, selected)
         done, failed, errors = [], [], []
@@ -617,18 +494,18 @@ class ClientExclusion:
 
     def apply(self, plan):
         """The plan's writes. Once v1.0 refused the policy (1038), its other writes go to /beta directly."""
-        policy_path = "%s/%s" % (POLICIES, plan.policy["id"])
-        version = None
         if plan.clone is not None:
-            created, version = write_policy(self.module, "POST", POLICIES, plan.clone, version)
-            plan.clone_of = created or plan.clone
+            plan.clone_of = self.endpoint.create(plan.clone)
+            if self.endpoint.versions.get(plan.clone_of.get("id")) == "beta":
+                self.endpoint.versions[plan.policy["id"]] = "beta"  # the copy's preview features are the original's
         if plan.users is not None:
-            version = write_policy(self.module, "PATCH", policy_path,
-                                   {"conditions": {"users": users_patch(_users(plan.policy), plan.users)}}, version)[1]
+            self.endpoint.update(plan.policy, {"conditions": {"users": users_patch(_users(plan.policy), plan.users)}})
         if plan.disable:
-            version = write_policy(self.module, "PATCH", policy_path, {"state": "disabled"}, version)[1]
-        if version == "beta":
-            plan.warnings.append(BETA_WARNING)
+            self.endpoint.update(plan.policy, {"state": "disabled"})
+        for warning in self.endpoint.warnings:
+            if warning not in plan.warnings:
+                plan.warnings.append(warning)
+        self.endpoint.warnings.clear()
 
     @staticmethod
     def summary(plans):
@@ -648,7 +525,7 @@ def exclusion_report(module):
     worker = ClientExclusion(module)
     worker.validate()
     account_id, upn = worker.service_account()
-    policies = module.graph.list(POLICIES)
+    policies = worker.endpoint.list()
     selected = select_policies(policies, p.get("policies"))
     planner = worker.planner(account_id)
     labels = Labels(p["msp_tenant_id"], p.get("msp_tenant_name"), account_id, upn)

@@ -131,6 +131,22 @@ def error_from_response(status, raw, method, url, tenant_id):
     return GraphError(status, code, message, method, url, tenant_id)
 
 
+class WriteGate:
+    """Carried by every client that can write (Graph, CIPP-API). Only the module's write chokepoint
+    (``_module.GraphModule.write``) opens it, for one request; any other write request fails loudly, so no code
+    path can write around the chokepoint (and around check mode)."""
+
+    READS = ("GET", "HEAD", "OPTIONS")
+
+    def __init__(self):
+        self.open = False
+
+    def check(self, method, what):
+        if method.upper() not in self.READS and not self.open:
+            raise RuntimeError("%s %s was sent outside the write chokepoint (GraphModule.write); this is a bug of "
+                               "the collection" % (method, what))
+
+
 class GraphClient:
     """Synchronous facade over msgraph-core's async pipeline, one per module run and tenant."""
 
@@ -147,6 +163,7 @@ class GraphClient:
         self.lag_delay = lag_delay
         self.timeout = timeout
         self.requests = 0
+        self.gate = WriteGate()
         self._token = None
         self._http = None
         self._loop = None
@@ -248,6 +265,7 @@ class GraphClient:
         ``lag_retries`` retries 404 / error 1040 that read-after-write lag causes.
         """
         url = path if path.startswith("https://") else self.url(path, version)
+        self.gate.check(method, _path_of(url))
         for attempt in range(lag_retries + 1):
             status, raw = self._send(method, url, body, params)
             if status < 400:
@@ -281,15 +299,6 @@ class GraphClient:
             if not link:
                 return items
             page = self.request("GET", link)
-
-    def post(self, path, body, version=None, lag_retries=0):
-        return self.request("POST", path, body=body, version=version, lag_retries=lag_retries)
-
-    def patch(self, path, body, version=None, lag_retries=0):
-        return self.request("PATCH", path, body=body, version=version, lag_retries=lag_retries)
-
-    def delete(self, path, version=None):
-        return self.request("DELETE", path, version=version)
 
 
 def bounded_retry_handler(option, max_wait):

@@ -14,6 +14,7 @@ import time
 from ._diff import canonical_network, make_diff
 from ._graph import GraphError, odata_quote
 from ._module import InvalidOption
+from ._objects import named_locations
 
 LOCATIONS = "/identity/conditionalAccess/namedLocations"
 POLICIES = "/identity/conditionalAccess/policies"
@@ -135,23 +136,8 @@ class NamedLocations:
 
     # -- lookup -----------------------------------------------------------------------------
     def find(self):
-        p = self.params
-        if p.get("id"):
-            try:
-                return self.graph.get("%s/%s" % (LOCATIONS, p["id"]))
-            except GraphError as exc:  # a 404 on a given id is "absent"; anything else is real
-                if exc.status == 404:
-                    return None
-                raise
-        matches = self.graph.list(LOCATIONS, params={"$filter": "displayName eq %s" % odata_quote(p["display_name"])})
-        # Graph's eq is case-insensitive; keep the filter's view so "office" never creates a second "Office"
-        # and case variants count as the ambiguity they are.
-        matches = [m for m in matches if (m.get("displayName") or "").casefold() == p["display_name"].casefold()]
-        if len(matches) > 1:
-            raise InvalidOption("display_name", p["display_name"],
-                                "%d named locations have this name (ids: %s); pass id to choose one"
-                                % (len(matches), ", ".join(m["id"] for m in matches)))
-        return matches[0] if matches else None
+        # the collection's display-name rule: case-insensitive like Graph's eq, two matches name both ids
+        return named_locations(self.module).find(self.params.get("id"), self.params.get("display_name"))
 
     def referencing_policies(self, location_id):
         policies = self.graph.list(POLICIES, params={"$select": "id,displayName,conditions"})

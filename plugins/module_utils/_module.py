@@ -7,7 +7,9 @@ PRIVATE to the msp.conditional_access collection: the API may change without not
 
 Modules stay thin: DOCUMENTATION, an argument spec and one call into a resource helper.
 This base adds the auth options, builds the Graph client lazily, and owns the single write
-chokepoint so that check mode can never reach Graph.
+chokepoint (``write``) for every API the collection writes to (Graph and CIPP-API): check mode is
+enforced there and nowhere else, and each client's ``WriteGate`` refuses a write that did not come
+through it.
 """
 
 from __future__ import annotations
@@ -54,12 +56,29 @@ class GraphModule(AnsibleModule):
             self._graph = GraphClient(Authenticator(self.params), api_version=self.api_version)
         return self._graph
 
-    def write(self, method, path, body=None, version=None, lag_retries=0):
-        """The only way a module writes to Graph. Check mode records the intent and sends nothing."""
+    def write(self, method, path, body=None, client=None, current=None, **options):
+        """The only way the collection writes, to Graph (``client`` None) or CIPP-API (a ``CippClient``).
+
+        ``current`` is the object about to be changed or deleted, as last read (None for a create).
+        Check mode records the intent and sends nothing; the answer is then None.
+        """
+        client = client or self.graph
         self.writes.append((method, path))
         if self.check_mode:
             return None
-        return self.graph.request(method, path, body=body, version=version, lag_retries=lag_retries)
+        self.before_write(method, path, body, current, client)
+        client.gate.open = True
+        try:
+            return client.request(method, path, body=body, **options)
+        finally:
+            client.gate.open = False
+
+    def before_write(self, method, path, body, current, client):
+        """Runs before every write that is sent, with the object it changes or deletes.
+
+        The place for backups (issue 14): ``_backup`` saves ``current`` here, before the write, and never in
+        check mode. Nothing is done by default.
+        """
 
     def run(self, operation):
         """Run ``operation()`` (which returns the result dict) and exit; errors become one failure."""

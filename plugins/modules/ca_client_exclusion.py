@@ -193,26 +193,15 @@ graph_requests:
 """
 
 from ansible_collections.msp.conditional_access.plugins.module_utils._exclusion import (
+    ARGUMENT_SPEC,
     EXCLUSION_TARGET_REQUIRED_IF,
-    EXCLUSION_TARGET_SPEC,
     ClientExclusion,
 )
 from ansible_collections.msp.conditional_access.plugins.module_utils._module import GraphModule
 
 
 def main():
-    module = GraphModule(
-        supports_check_mode=True,
-        argument_spec=dict(
-            EXCLUSION_TARGET_SPEC,
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-            scope=dict(type="str", default="targeting", choices=["targeting", "all"]),
-            include_disabled=dict(type="bool", default=True),
-            managed_policies=dict(type="str", default="exclude", choices=["exclude", "skip", "clone_and_disable"]),
-            clone_prefix=dict(type="str", default="Clone - "),
-        ),
-        required_if=EXCLUSION_TARGET_REQUIRED_IF,
-    )
+    module = GraphModule(supports_check_mode=True, argument_spec=ARGUMENT_SPEC, required_if=EXCLUSION_TARGET_REQUIRED_IF)
     module.run(ClientExclusion(module).run)
 
 
