@@ -65,6 +65,14 @@ options:
       - Login host override, such as V(https://login.microsoftonline.com).
       - If not set, the environment variable E(AZURE_AUTHORITY_HOST) is used.
     type: str
+  retry_budget:
+    description:
+      - Seconds from the start of the task within which failed Graph requests are retried (throttling 429,
+        503/504, dropped connections, read-after-write lag). A retry that would end later is not made and the
+        request fails with its error. Every retry made is reported in a warning with its reason.
+      - The default fits about 120 policies in one tenant at the paced rate of one request per second.
+    type: float
+    default: 600
 notes:
   - TLS certificates are always verified. A private CA bundle is taken from E(REQUESTS_CA_BUNDLE) or E(SSL_CERT_FILE).
   - Conditional Access endpoints allow one request per second per tenant and answer 429 without Retry-After.

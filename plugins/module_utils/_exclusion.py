@@ -458,14 +458,17 @@ class ClientExclusion:
         labels = Labels(self.params["msp_tenant_id"], self.params.get("msp_tenant_name"), account_id, upn)
         policies = self.endpoint.list()
         selected = select_policies(policies, self.params.get("policies"))
-        plans = self.planner(account_id).plan(policies, selected)
+        self._planner, self._policies = self.planner(account_id), policies
+        plans = self._planner.plan(policies, selected)
         done, failed, errors = [], [], []
         for index, plan in enumerate(plans):
             if not plan.changes:
                 continue
             try:
+                sent = len(self.module.writes)
                 self.apply(plan)
-                done.append(plan)
+                if len(self.module.writes) > sent:  # a re-read may show another writer did it already
+                    done.append(plan)
             except GraphError as exc:
                 plan.action, plan.reason = "failed", str(exc)
                 failed.append(plan)
@@ -499,13 +502,28 @@ class ClientExclusion:
             if self.endpoint.versions.get(plan.clone_of.get("id")) == "beta":
                 self.endpoint.versions[plan.policy["id"]] = "beta"  # the copy's preview features are the original's
         if plan.users is not None:
-            self.endpoint.update(plan.policy, {"conditions": {"users": users_patch(_users(plan.policy), plan.users)}})
+            self.endpoint.update(plan.policy, lambda now: self.users_body(plan, now))
         if plan.disable:
             self.endpoint.update(plan.policy, {"state": "disabled"})
         for warning in self.endpoint.warnings:
             if warning not in plan.warnings:
                 plan.warnings.append(warning)
         self.endpoint.warnings.clear()
+
+    def users_body(self, plan, now):
+        """The users PATCH for the policy as Graph holds it now: when the endpoint read it again (the plan was
+        older than the pacing window), the MSP exclusion is planned again on that read, so an exclusion another
+        writer added meanwhile is kept."""
+        users = plan.users
+        if now is not plan.policy:
+            fresh = self._planner.plan_one(now, self._policies)
+            plan.warnings.extend(w for w in fresh.warnings if w not in plan.warnings)
+            if fresh.users is None:
+                plan.action, plan.reason = fresh.action, "re-read before the write: %s" % (fresh.reason or fresh.action)
+                plan.users = None
+                return None
+            users = fresh.users
+        return {"conditions": {"users": users_patch(_users(now), users)}}
 
     @staticmethod
     def summary(plans):

@@ -22,6 +22,10 @@ from ._auth import AUTH_ARGUMENT_SPEC, AuthError, Authenticator
 from ._graph import GraphClient, GraphError
 
 
+# The retry budget of a task (_graph.Retries); documented in doc_fragments/graph.py.
+RETRY_ARGUMENT_SPEC = dict(retry_budget=dict(type="float", default=600.0))
+
+
 class InvalidOption(Exception):
     """Bad input, reported with the option name and value before anything is written."""
 
@@ -44,6 +48,7 @@ class GraphModule(AnsibleModule):
 
     def __init__(self, argument_spec=None, api_version="v1.0", **kwargs):
         spec = copy.deepcopy(AUTH_ARGUMENT_SPEC)
+        spec.update(RETRY_ARGUMENT_SPEC)
         spec.update(argument_spec or {})
         super().__init__(argument_spec=spec, **kwargs)
         self.api_version = api_version
@@ -53,7 +58,8 @@ class GraphModule(AnsibleModule):
     @property
     def graph(self):
         if self._graph is None:
-            self._graph = GraphClient(Authenticator(self.params), api_version=self.api_version)
+            self._graph = GraphClient(Authenticator(self.params), api_version=self.api_version,
+                                      retry_budget=self.params.get("retry_budget") or 0)
         return self._graph
 
     def write(self, method, path, body=None, client=None, current=None, **options):
@@ -96,3 +102,18 @@ class GraphModule(AnsibleModule):
             if self._graph is not None:
                 self._graph.close()
         self.exit_json(**result)
+
+    def exit_json(self, **kwargs):
+        self.report_retries()
+        super().exit_json(**kwargs)
+
+    def fail_json(self, msg, **kwargs):
+        self.report_retries()
+        super().fail_json(msg, **kwargs)
+
+    def report_retries(self):
+        """Tell the user when a request had to be retried, and why (one warning naming the tenant)."""
+        summary = self._graph.retries.summary() if self._graph is not None else None
+        if summary and not getattr(self, "_retries_reported", False):
+            self._retries_reported = True
+            self.warn("tenant %s: %s" % (self._graph.tenant_id, summary))

@@ -148,7 +148,8 @@ class Endpoint:
 
 
 def policies(module, read_back=True):
-    return Endpoint(module, POLICIES, "Conditional Access policy", beta_fallback=True, read_back=read_back)
+    return Endpoint(module, POLICIES, "Conditional Access policy", beta_fallback=True, read_back=read_back,
+                    reread=True)
 
 
 def named_locations(module):

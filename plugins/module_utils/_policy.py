@@ -563,18 +563,34 @@ class Policies:
         return self.result(True, None, self.endpoint.create(body))
 
     def update(self, current, desired):
-        after = merge_policy(current, desired, self.params.get("purge_exclusions"))
-        changed = [k for k in ("displayName", "description", "state", "conditions", "grantControls", "sessionControls")
-                   if k in desired and comparable(current.get(k), k) != comparable(after.get(k), k)]
+        after, changed = self.plan_update(current, desired)
         # the naming framework applies to the policy as it stands, also when the task changes nothing
         self.check_naming(after)
         if not changed:
             return self.result(False, current, current)
-        if is_managed(current):
+
+        def build(now):
+            """The PATCH for the policy as Graph holds it now: re-planned (and re-checked) on a fresh read."""
+            plan = (after, changed) if now is current else self.plan_update(now, desired)
+            if not plan[1]:
+                return None
+            if now is not current:
+                self.check_naming(plan[0])
+            self.warnings.extend(n for n in self.merge_notes if n not in self.warnings)
+            self.check(plan[0], now, naming=False)
+            return self.patch_body(now, *plan)
+        before, final = self.endpoint.update(current, build)
+        return self.result(final is not before, before, final)
+
+    def plan_update(self, current, desired):
+        """(the policy as it will be, the top-level properties that change), guards of managed policies applied."""
+        self.merge_notes = []
+        after = merge_policy(current, desired, self.params.get("purge_exclusions"), self.merge_notes)
+        changed = [k for k in ("displayName", "description", "state", "conditions", "grantControls", "sessionControls")
+                   if k in desired and comparable(current.get(k), k) != comparable(after.get(k), k)]
+        if changed and is_managed(current):
             self.managed_guard(current, after)
-        self.check(after, current, naming=False)
-        before, after = self.endpoint.update(current, lambda now: self.patch_body(now, after, changed))
-        return self.result(True, before, after)
+        return after, changed
 
     @staticmethod
     def patch_body(current, after, changed):

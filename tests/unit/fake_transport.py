@@ -77,6 +77,9 @@ class FakeTransport:
     def tenant(self):
         return self.state.tenants[TENANT]
 
+    def policy(self, pid):
+        return self.policies[pid]
+
     @property
     def policies(self):
         """The tenant's policies by id, as the sandbox stores them."""
