@@ -57,6 +57,7 @@ PERMISSIONS = [  # (path prefix, GET roles, write roles)
     ("/policies/identitySecurityDefaultsEnforcementPolicy", {"Policy.Read.All", "Policy.ReadWrite.SecurityDefaults",
                                                              "Policy.ReadWrite.ConditionalAccess"},
      {"Policy.ReadWrite.SecurityDefaults", "Policy.ReadWrite.ConditionalAccess"}),
+    ("/policies/authenticationStrengthPolicies", {"Policy.Read.All"}, set()),
     ("/users", {"User.Read.All", "User.ReadBasic.All", "User.ReadWrite.All"} | DIRECTORY, set()),
     ("/groups", {"Group.Read.All", "GroupMember.Read.All", "Group.ReadWrite.All"} | DIRECTORY, set()),
     ("/servicePrincipals", {"Application.Read.All", "Application.ReadWrite.All"} | DIRECTORY, set()),
@@ -358,6 +359,7 @@ class Graph:
             (CA + r"/deletedItems/(policies|namedLocations)/([^/]+)", self.deleted_item),
             (CA + r"/deletedItems/(policies|namedLocations)/([^/]+)/restore", self.restore),
             (r"/policies/identitySecurityDefaultsEnforcementPolicy", self.security_defaults),
+            (r"/policies/authenticationStrengthPolicies", self.strengths),
             (r"/subscribedSkus", self.skus),
             (r"/auditLogs/signIns", self.sign_ins),
             (r"/(users|groups|servicePrincipals|organization)", self.directory_collection),
@@ -512,6 +514,13 @@ class Graph:
             return 204, None
         return 200, dict({"id": "00000000-0000-0000-0000-000000000005", "displayName": "Security Defaults",
                           "description": "Security defaults is a set of basic identity security mechanisms."}, **sd)
+
+    def strengths(self, ctx, tenant):
+        """The three built-in authentication strengths, then the fixture's ``authenticationStrengthPolicies``."""
+        built_in = [{"id": "00000000-0000-0000-0000-00000000000%d" % n, "displayName": name, "policyType": "builtIn"}
+                    for n, name in ((2, "Multifactor authentication"), (3, "Passwordless MFA"),
+                                    (4, "Phishing-resistant MFA"))]
+        return self.page(ctx, built_in + list(tenant.get("authenticationStrengthPolicies") or []))
 
     def skus(self, ctx, tenant):
         return 200, {"value": copy.deepcopy(tenant["subscribedSkus"])}

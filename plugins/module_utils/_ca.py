@@ -206,3 +206,46 @@ def merge_guests(now, add, label=str):
 
 def _who(types):
     return "service provider users" if list(types) == [SERVICE_PROVIDER] else ", ".join(types)
+
+
+# -- lockout ------------------------------------------------------------------------------------------------
+# Grant controls an emergency account cannot be relied on to satisfy: it signs in from anywhere, on any device,
+# with any app. MFA (or an authentication strength) is not among them: it can, and the partner MFA rule
+# forbids excluding anyone from MFA.
+UNSATISFIABLE = {"block": "blocks", "compliantDevice": "requires a compliant device",
+                 "domainJoinedDevice": "requires a hybrid-joined device",
+                 "approvedApplication": "requires an approved client app",
+                 "compliantApplication": "requires an app protection policy"}
+
+
+def lockout_reason(policy):
+    """Why ``policy``'s grant could lock an emergency account out, or None (MFA alone is not a lockout)."""
+    grant = policy.get("grantControls") or {}
+    controls = grant.get("builtInControls") or []
+    hard = [UNSATISFIABLE[c] for c in controls if c in UNSATISFIABLE]
+    if not hard:
+        return None
+    satisfiable = [c for c in controls if c not in UNSATISFIABLE] + \
+        [k for k in ("authenticationStrength", "termsOfUse", "customAuthenticationFactors") if grant.get(k)]
+    if (grant.get("operator") or "OR").upper() == "OR" and satisfiable and "block" not in controls:
+        return None  # an alternative the account can meet
+    reason = " and ".join(hard)
+    locations = (policy.get("conditions") or {}).get("locations") or {}
+    if locations.get("excludeLocations"):
+        reason += " everywhere but its excluded locations (where an emergency sign-in may not come from)"
+    return reason
+
+
+def reach(users, account_ids=()):
+    """Whom the policy's users condition reaches that matters for a lockout: 'All users', 'admin roles',
+    'groups' (membership not looked up), 'the account', or None."""
+    include = [str(u).lower() for u in users.get("includeUsers") or []]
+    if "all" in include:
+        return "All users"
+    if users.get("includeRoles"):
+        return "admin roles"
+    if users.get("includeGroups"):
+        return "groups"
+    if any(str(a).lower() in include for a in account_ids):
+        return "the break-glass account"
+    return None

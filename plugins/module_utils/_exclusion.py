@@ -26,6 +26,7 @@ from ._graph import GraphError
 from ._module import InvalidOption
 from ._objects import policies as policy_endpoint
 from ._policy import writable
+from ._resolve import Resolver
 
 # Who is let in and which policies are looked at: shared by ca_client_exclusion and its _info
 # module, so that a report and a change read the same options the same way.
@@ -337,28 +338,45 @@ class Planner:
 
 # -- the diff people read -----------------------------------------------------------------------
 class Labels:
-    """Names people know for the ids in a diff."""
+    """Names people know for the ids in a diff: UPNs, group, role and tenant names, looked up through the
+    resolver (each id once); without a resolver (pure tests) unknown ids stay as they are."""
 
-    def __init__(self, msp_tenant_id, msp_tenant_name=None, account_id=None, account_upn=None):
+    def __init__(self, msp_tenant_id, msp_tenant_name=None, account_id=None, account_upn=None, resolver=None):
+        self.resolver = resolver
         self.tenants = {msp_tenant_id.lower(): "%s (%s)" % (msp_tenant_id, msp_tenant_name or "MSP tenant")}
         self.users = {}
         if account_id:
             self.users[account_id.lower()] = ("%s (%s)" % (account_upn, account_id) if account_upn
                                               else "%s (service account)" % account_id)
 
+    def _named(self, kind, oid, known):
+        if str(oid).lower() in known:
+            return known[str(oid).lower()]
+        name = self.resolver.name(kind, oid) if self.resolver is not None and is_guid(oid) else oid
+        return "%s (%s)" % (name, oid) if kind == "tenant" and name != oid else name
+
     def tenant(self, tid):
-        return self.tenants.get(str(tid).lower(), tid)
+        return self._named("tenant", tid, self.tenants)
 
     def user(self, uid):
-        return self.users.get(str(uid).lower(), uid)
+        return self._named("user", uid, self.users)
+
+    def group(self, gid):
+        return self._named("group", gid, {})
+
+    def role(self, rid):
+        return self._named("role", rid, {})
 
 
 def summarize(policy, users=None, labels=None, state=None):
-    """The parts of a policy this module touches, with names instead of bare ids."""
+    """The parts of a policy this module touches, and the exclusions beside them, in names instead of ids."""
     users = _users(policy) if users is None else users
     labels = labels or Labels("")
     summary = {"state": state or policy.get("state"),
                "exclude_users": [labels.user(u) for u in users.get("excludeUsers") or []]}
+    for key, label in (("excludeGroups", labels.group), ("excludeRoles", labels.role)):
+        if users.get(key):
+            summary["exclude_" + key[7:].lower()] = [label(x) for x in users[key]]
     guests = users.get("excludeGuestsOrExternalUsers")
     if guests:
         tenants = guests.get("externalTenants")
@@ -380,25 +398,33 @@ def policy_key(policy, names):
 
 
 def build_diff(plans, labels, tenant_label):
+    """One diff per policy, each header naming the tenant and the policy, so every hunk says whose it is.
+
+    A policy with a warning is shown even without a change (before == after): the warning is the news.
+    """
     names = [p.policy.get("displayName") for p in plans]
-    before, after = {}, {}
+    diffs = []
     for plan in plans:
         if not plan.changes and not plan.warnings:
             continue
-        # a policy with a warning is shown even without a change (before == after): the warning is the news
         key = policy_key(plan.policy, names)
-        before[key] = summarize(plan.policy, labels=labels)
-        after_state = "disabled" if plan.disable else None
-        after[key] = summarize(plan.policy, users=plan.users if plan.users is not None else None, labels=labels,
-                               state=after_state)
+        before = dict(policy=key, **summarize(plan.policy, labels=labels))
+        after = dict(policy=key, **summarize(plan.policy, users=plan.users, labels=labels,
+                                             state="disabled" if plan.disable else None))
         if plan.warnings:
-            after[key]["warnings"] = plan.warnings
+            after["warnings"] = plan.warnings
+        diffs.append(make_diff(before, after, "%s: policy %r (Graph)" % (tenant_label, key),
+                               "%s: policy %r (task)" % (tenant_label, key)))
         if plan.clone is not None:
-            after[plan.clone["displayName"]] = dict(summarize(plan.clone, labels=labels),
-                                                    cloned_from=plan.policy.get("displayName"))
-    return make_diff({"policies": before}, {"policies": after},
-                     "Conditional Access policies of %s (Graph)" % tenant_label,
-                     "Conditional Access policies of %s (task)" % tenant_label)
+            clone = dict(policy=plan.clone["displayName"], cloned_from=key, **summarize(plan.clone, labels=labels))
+            diffs.append(make_diff({}, clone, "%s: policy %r (Graph)" % (tenant_label, clone["policy"]),
+                                   "%s: new policy %r (task)" % (tenant_label, clone["policy"])))
+    return diffs
+
+
+def diff_policies(diffs, side="after"):
+    """{policy key: summary} of one side of ``build_diff``'s diffs (for tests and reports)."""
+    return {d[side]["policy"]: {k: v for k, v in d[side].items() if k != "policy"} for d in diffs if d[side]}
 
 
 # -- the module's work --------------------------------------------------------------------------
@@ -455,7 +481,8 @@ class ClientExclusion:
     def run(self):
         self.validate()
         account_id, upn = self.service_account()
-        labels = Labels(self.params["msp_tenant_id"], self.params.get("msp_tenant_name"), account_id, upn)
+        labels = Labels(self.params["msp_tenant_id"], self.params.get("msp_tenant_name"), account_id, upn,
+                        Resolver(self.graph))
         policies = self.endpoint.list()
         selected = select_policies(policies, self.params.get("policies"))
         self._planner, self._policies = self.planner(account_id), policies
@@ -480,14 +507,17 @@ class ClientExclusion:
                             failed.append(rest)
                     break
         for plan in plans:
-            for warning in plan.warnings:
-                self.module.warn("%s: %s" % (plan.policy.get("displayName"), warning))
+            if plan.changes or plan in failed:  # a run that changes nothing does not repeat its warnings
+                for warning in plan.warnings:
+                    self.module.warn("%s: policy %r: %s" % (self.tenant_label(), plan.policy.get("displayName"),
+                                                           warning))
         result = {"changed": bool(done), "policies": [p.entry() for p in plans],
                   "summary": self.summary(plans), "service_account_id": account_id,
                   "graph_requests": self.graph.requests}
         if self.module._diff:
-            result["diff"] = build_diff([p for p in plans if p not in failed], labels,
-                                        self.params.get("tenant_id") or self.graph.tenant_id)
+            shown = [p for p in plans if p not in failed]
+            result["diff"] = build_diff(shown, labels, self.tenant_label() if any(
+                p.changes or p.warnings for p in shown) else "")
         if failed:
             self.module.fail_json(
                 msg="%d of %d policy changes failed in tenant %s. Changed: %s. Not changed: %s. First error: %s"
@@ -509,6 +539,20 @@ class ClientExclusion:
             if warning not in plan.warnings:
                 plan.warnings.append(warning)
         self.endpoint.warnings.clear()
+
+    def tenant_label(self):
+        """'Fabrikam (2222...)': the tenant's own name from Graph (read once, only when needed)."""
+        if getattr(self, "_tenant_label", None) is None:
+            tid = self.params.get("tenant_id") or self.graph.tenant_id
+            try:
+                orgs = self.graph.list("/organization", params={"$select": "id,displayName"})
+            except GraphError as exc:
+                if exc.status not in (400, 403, 404):
+                    raise
+                orgs = []
+            name = (orgs[0].get("displayName") if orgs else None)
+            self._tenant_label = "tenant %s (%s)" % (name, tid) if name else "tenant %s" % tid
+        return self._tenant_label
 
     def users_body(self, plan, now):
         """The users PATCH for the policy as Graph holds it now: when the endpoint read it again (the plan was
@@ -546,7 +590,7 @@ def exclusion_report(module):
     policies = worker.endpoint.list()
     selected = select_policies(policies, p.get("policies"))
     planner = worker.planner(account_id)
-    labels = Labels(p["msp_tenant_id"], p.get("msp_tenant_name"), account_id, upn)
+    labels = Labels(p["msp_tenant_id"], p.get("msp_tenant_name"), account_id, upn, Resolver(module.graph))
     report = []
     for policy in selected:
         users = _users(policy)

@@ -27,17 +27,14 @@ from __future__ import annotations
 import copy
 import re
 
-from ._ca import STATE_NAMES, STATES, is_managed, merge_guests, parse_flags
+from ._ca import STATE_NAMES, STATES, is_guid, is_managed, lockout_reason, merge_guests, parse_flags, reach
 from ._diff import make_diff
 from ._module import InvalidOption
 from ._naming import check_policy as check_naming_convention
 from ._naming import parse_name
 from ._objects import policies
-from ._resolve import Resolver
+from ._resolve import AUTH_STRENGTHS, Resolver
 
-AUTH_STRENGTHS = {"mfa": "00000000-0000-0000-0000-000000000002",
-                  "passwordless_mfa": "00000000-0000-0000-0000-000000000003",
-                  "phishing_resistant_mfa": "00000000-0000-0000-0000-000000000004"}
 AUTH_STRENGTH_NAMES = {v: k for k, v in AUTH_STRENGTHS.items()}
 # snake_case values whose Graph spelling is not plain camelCase
 ENUM_EXCEPTIONS = {"ios": "iOS", "macos": "macOS"}
@@ -203,7 +200,7 @@ class PolicyBuilder:
             elif leaf[0] == "enum":
                 out[camel(key)] = enum_value(value)
             elif leaf[0] == "strength":
-                out[camel(key)] = {"id": AUTH_STRENGTHS.get(value, value)}
+                out[camel(key)] = {"id": self.resolver.resolve("authentication_strength", value, option)}
             else:
                 out[camel(key)] = value
         return out
@@ -232,6 +229,9 @@ class PolicyBuilder:
             return {"@odata.type": "#microsoft.graph.conditionalAccessAllExternalTenants", "membershipKind": "all"}
         if not members:
             raise InvalidOption(option + ".members", members, "membership_kind=enumerated needs tenant ids")
+        for member in members:
+            if not is_guid(member):
+                raise InvalidOption(option + ".members", member, "must be a tenant id (a GUID), not a name or domain")
         return {"@odata.type": "#microsoft.graph.conditionalAccessEnumeratedExternalTenants",
                 "membershipKind": "enumerated", "members": list(members)}
 
@@ -291,7 +291,7 @@ def to_options(tree, graph, resolver):
             out[key] = option_value(value, leaf[1])
         elif leaf[0] == "strength":
             if value.get("id"):
-                out[key] = AUTH_STRENGTH_NAMES.get(value["id"], value["id"])
+                out[key] = AUTH_STRENGTH_NAMES.get(value["id"]) or resolver.name("authentication_strength", value["id"])
         else:
             out[key] = value
     return out
@@ -510,7 +510,16 @@ class Policies:
         self.endpoint = policies(module)
 
     def find(self):
-        return self.endpoint.find(self.params.get("id"), self.params.get("display_name"))
+        """By id, else by display name. An id that does not exist while the name does is an error, not a
+        second policy of that name."""
+        p = self.params
+        found = self.endpoint.find(p.get("id"), p.get("display_name"))
+        if found is None and p.get("id") and p.get("display_name"):
+            named = self.endpoint.named(p["display_name"])
+            if named is not None:
+                raise InvalidOption("id", p["id"], "no policy has this id, but policy %r has id %s; correct id or "
+                                    "leave it out" % (named.get("displayName"), named.get("id")))
+        return found
 
     def desired(self):
         p = self.params
@@ -639,34 +648,33 @@ class Policies:
                                 "clone, and disable the original" % ", ".join(refused))
 
     def lockout_guard(self, policy, current=None):
-        """Enabling a block, or an All users + All apps policy, must leave every break-glass account excluded.
-
-        Without break_glass_accounts only the switch to enabled is refused; with them (module_defaults), every
-        write that leaves such a policy enabled is checked.
-        """
+        """Every write that leaves a policy enabled: a grant an emergency account cannot satisfy (``lockout_reason``)
+        needs every break-glass account excluded; without the accounts, such a policy reaching All users or admin
+        roles is refused. ``allow_lockout_risk`` overrides both."""
         if policy.get("state") != "enabled" or self.params.get("allow_lockout_risk"):
             return
-        enabling = (current or {}).get("state") != "enabled"
-        cond = policy.get("conditions") or {}
-        users = cond.get("users") or {}
-        blocks = "block" in ((policy.get("grantControls") or {}).get("builtInControls") or [])
-        everyone = "All" in (users.get("includeUsers") or []) and \
-            "All" in ((cond.get("applications") or {}).get("includeApplications") or [])
-        if not (blocks or everyone):
+        why = lockout_reason(policy)
+        if not why:
             return
+        users = (policy.get("conditions") or {}).get("users") or {}
         accounts = self.params.get("break_glass_accounts") or []
-        if not accounts and not enabling:
-            return
+        name = policy.get("displayName")
         if not accounts:
-            raise InvalidOption("break_glass_accounts", accounts, "enabling policy %r (%s) needs the break-glass accounts, "
-                                "to check they are excluded (or allow_lockout_risk=true)"
-                                % (policy.get("displayName"), "it blocks" if blocks else "All users, All apps"))
+            wide = reach(users)
+            if wide in ("All users", "admin roles"):
+                raise InvalidOption("break_glass_accounts", accounts, "policy %r would be enabled and %s for %s; "
+                                    "give break_glass_accounts so the module can check they are excluded, or set "
+                                    "allow_lockout_risk=true" % (name, why, wide))
+            return
         ids = self.resolver.ids("user", accounts, "break_glass_accounts")
-        missing = [a for a, i in zip(accounts, ids) if i not in (users.get("excludeUsers") or [])]
+        if not reach(users, ids):
+            return
+        excluded = [str(u).lower() for u in users.get("excludeUsers") or []]
+        missing = [a for a, i in zip(accounts, ids) if str(i).lower() not in excluded]
         if missing:
-            raise InvalidOption("break_glass_accounts", missing, "not excluded from policy %r, which would lock them out "
-                                "once enabled; add them to conditions.users.exclude_users or set allow_lockout_risk=true"
-                                % policy.get("displayName"))
+            raise InvalidOption("break_glass_accounts", missing, "not excluded from policy %r, which would be enabled "
+                                "and %s; add them to conditions.users.exclude_users or set allow_lockout_risk=true"
+                                % (name, why))
 
     def result(self, changed, before, after):
         result = {"changed": changed, "policy": after or {}}

@@ -155,3 +155,40 @@ def test_secure_sign_in_session_survives_reapplying_its_export_and_can_be_set():
     assert method == "PATCH" and body == {"sessionControls": {"secureSignInSession": {"isEnabled": True}}}
     assert result["policy"]["sessionControls"] == {"secureSignInSession": {"isEnabled": True}}
     assert result["diff"]["after"]["session_controls"] == {"secure_sign_in_session": {"is_enabled": True}}
+
+
+def test_an_id_that_does_not_exist_with_an_existing_name_is_an_error_not_a_duplicate():
+    graph = transport([POLICY])
+    with pytest.raises(InvalidOption, match="has id p1") as err:
+        ensure(graph, id="aaaaaaaa-0000-4000-8000-00000000dead", display_name=" p ", description="d")
+    assert err.value.option == "id" and writes(graph) == []
+
+
+@pytest.mark.parametrize("strength, message", [
+    ("strong please", "not a built-in strength"),
+    ("aaaaaaaa-0000-4000-8000-00000000dead", "not a built-in strength"),
+    ("Contoso FIDO", None),
+])
+def test_authentication_strength_must_be_built_in_or_exist(strength, message):
+    custom = {"id": "aaaaaaaa-0000-4000-8000-0000000f1d00", "displayName": "Contoso FIDO", "policyType": "custom"}
+    graph = transport([POLICY], authenticationStrengthPolicies=[custom])
+    if message is None:  # an existing custom strength, by name
+        result = ensure(graph, display_name="P", grant_controls={"authentication_strength": "contoso fido"})
+        assert result["policy"]["grantControls"]["authenticationStrength"]["id"] == custom["id"]
+        assert result["diff"]["after"]["grant_controls"]["authentication_strength"] == "Contoso FIDO"
+        return
+    with pytest.raises(InvalidOption, match=message) as err:
+        ensure(graph, display_name="P", grant_controls={"authentication_strength": strength})
+    assert err.value.option == "grant_controls.authentication_strength" and writes(graph) == []
+    assert ensure(graph, display_name="P", grant_controls={"authentication_strength": "phishing_resistant_mfa"})[
+        "policy"]["grantControls"]["authenticationStrength"]["id"] == "00000000-0000-0000-0000-000000000004"
+
+
+def test_display_names_match_like_graphs_eq_and_two_matches_name_both_ids():
+    graph = transport([POLICY, dict(copy.deepcopy(POLICY), id="p9", displayName="p")])
+    with pytest.raises(InvalidOption, match="p1, p9") as err:
+        ensure(graph, display_name="P", description="d")
+    assert err.value.option == "display_name" and writes(graph) == []
+    graph = transport([POLICY])
+    assert ensure(graph, display_name="  p", description="d")["changed"] is True  # the same policy, not a new one
+    assert [w[0] for w in writes(graph)] == ["PATCH"]

@@ -8,7 +8,7 @@ from ansible_collections.msp.conditional_access.plugins.module_utils._ca import 
 from ansible_collections.msp.conditional_access.plugins.module_utils._ca import format_flags as format_types
 from ansible_collections.msp.conditional_access.plugins.module_utils._ca import parse_flags as parse_types
 from ansible_collections.msp.conditional_access.plugins.module_utils._exclusion import (
-    Labels, Planner, add_direct_exclusion, add_gdap_exclusion, build_diff, clone_name, gdap_covered,
+    Labels, Planner, add_direct_exclusion, add_gdap_exclusion, build_diff, clone_name, diff_policies, gdap_covered,
     remove_direct_exclusion, remove_gdap_exclusion, select_policies, targeting_reason, users_patch)
 from ansible_collections.msp.conditional_access.plugins.module_utils._module import InvalidOption
 
@@ -353,13 +353,16 @@ def test_absent_plan_removes_only_the_msp():
 def test_diff_names_the_msp_tenant_and_service_account():
     labels = Labels(MSP, "Contoso MSP", ACCOUNT, "svc-cipp@client.example")
     pols = [policy("Require MFA", "1"), policy("Require MFA", "2", excludeUsers=[ACCOUNT])]
-    gdap = build_diff(Planner(MSP).plan(pols, pols[:1]), labels, "client")
-    after = gdap["after"]["policies"]["Require MFA"]
+    gdap = build_diff(Planner(MSP).plan(pols, pols[:1]), labels, "tenant Fabrikam (client)")
+    after = diff_policies(gdap)["Require MFA"]
     assert after["exclude_guests_or_external_users"] == {"types": ["serviceProvider"],
                                                           "external_tenants": ["%s (Contoso MSP)" % MSP]}
-    assert gdap["before"]["policies"]["Require MFA"]["exclude_guests_or_external_users"] is None
+    assert diff_policies(gdap, "before")["Require MFA"]["exclude_guests_or_external_users"] is None
+    # every hunk says whose it is: the tenant and the policy in each header and the policy in each side
+    assert gdap[0]["before_header"] == "tenant Fabrikam (client): policy 'Require MFA' (Graph)"
+    assert gdap[0]["after"]["policy"] == "Require MFA"
     direct = build_diff(Planner(MSP, mode="direct", account_id=ACCOUNT).plan(pols, pols), labels, "client")
     # two policies share a name: the id disambiguates the key; the compliant one is not in the diff
-    assert list(direct["after"]["policies"]) == ["Require MFA [1]"]
-    assert direct["after"]["policies"]["Require MFA [1]"]["exclude_users"] == [
+    assert list(diff_policies(direct)) == ["Require MFA [1]"]
+    assert diff_policies(direct)["Require MFA [1]"]["exclude_users"] == [
         BREAK_GLASS, "svc-cipp@client.example (%s)" % ACCOUNT]

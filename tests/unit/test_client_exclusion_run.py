@@ -8,7 +8,8 @@ import copy
 
 import pytest
 
-from ansible_collections.msp.conditional_access.plugins.module_utils._exclusion import ARGUMENT_SPEC, ClientExclusion
+from ansible_collections.msp.conditional_access.plugins.module_utils._exclusion import (
+    ARGUMENT_SPEC, ClientExclusion, diff_policies)
 from ansible_collections.msp.conditional_access.plugins.module_utils._ca import ENUMERATED
 from ansible_collections.msp.conditional_access.plugins.module_utils._graph import GraphError
 from ansible_collections.msp.conditional_access.plugins.module_utils._module import InvalidOption
@@ -79,7 +80,7 @@ def test_first_run_patches_each_policy_once_second_run_writes_nothing():
     graph.log.clear()
     again = ClientExclusion(FakeModule(graph)).run()
     assert again["changed"] is False and graph.calls() == [("GET", POLICIES)]
-    assert "diff" in again and again["diff"]["after"] == {"policies": {}}
+    assert "diff" in again and again["diff"] == []
 
 
 def test_check_mode_reports_everything_and_writes_nothing():
@@ -87,7 +88,7 @@ def test_check_mode_reports_everything_and_writes_nothing():
     before = copy.deepcopy(graph.policies)
     result = ClientExclusion(FakeModule(graph, check_mode=True)).run()
     assert result["changed"] is True and result["policies"][0]["action"] == "excluded"
-    assert result["diff"]["after"]["policies"]["A"]["exclude_guests_or_external_users"]["external_tenants"] == [
+    assert diff_policies(result["diff"])["A"]["exclude_guests_or_external_users"]["external_tenants"] == [
         "%s (Contoso MSP)" % MSP]
     assert writes(graph) == [] and graph.policies == before
 
@@ -101,7 +102,7 @@ def test_partial_failure_names_changed_failed_and_not_attempted():
     assert [p["action"] for p in module.failed["policies"]] == ["excluded", "failed", "excluded"]
     assert "Changed: 'A', 'C'. Not changed: 'B'" in module.failed["msg"]
     assert module.failed["changed"] is True
-    assert list(module.failed["diff"]["after"]["policies"]) == ["A", "C"]
+    assert list(diff_policies(module.failed["diff"])) == ["A", "C"]
 
     throttled = GraphError(429, "TooManyRequests", "throttled", "PATCH", POLICIES + "/b")
     graph = FakeGraph([pol("a", "A"), pol("b", "B"), pol("c", "C")], fail_patch={"b": throttled})
@@ -118,12 +119,12 @@ def test_direct_mode_looks_the_upn_up_once_and_a_missing_upn_fails_before_writin
     result = ClientExclusion(FakeModule(graph, mode="direct", service_account="svc@client.example")).run()
     assert graph.calls()[0] == ("GET", "/users/svc@client.example")
     assert graph.policies["a"]["conditions"]["users"]["excludeUsers"] == ["bg", ACCOUNT]
-    assert result["diff"]["after"]["policies"]["A"]["exclude_users"] == ["bg", "svc@client.example (%s)" % ACCOUNT]
+    assert diff_policies(result["diff"])["A"]["exclude_users"] == ["bg", "svc@client.example (%s)" % ACCOUNT]
 
     graph = FakeGraph([pol("a", "A")], users=[{"id": ACCOUNT, "userPrincipalName": "svc@client.example"}])
     result = ClientExclusion(FakeModule(graph, mode="direct", service_account=ACCOUNT)).run()
     assert graph.calls()[:2] == [("GET", "/users/%s" % ACCOUNT), ("GET", POLICIES)]  # an object id is checked too
-    assert result["diff"]["after"]["policies"]["A"]["exclude_users"] == ["svc@client.example (%s)" % ACCOUNT]
+    assert diff_policies(result["diff"])["A"]["exclude_users"] == ["svc@client.example (%s)" % ACCOUNT]
 
     graph = FakeGraph([pol("a", "A")])
     with pytest.raises(InvalidOption) as err:
@@ -177,7 +178,7 @@ def test_clone_and_disable_posts_the_clone_then_disables_and_second_run_is_quiet
     assert clone["state"] == "enabledForReportingButNotEnforced"
     assert graph.policies["m"]["state"] == "disabled"
     assert graph.policies["m"]["conditions"]["users"]["excludeGuestsOrExternalUsers"] is None
-    assert result["diff"]["after"]["policies"]["Clone - MFA for admins"]["cloned_from"] == mmp["displayName"]
+    assert diff_policies(result["diff"])["Clone - MFA for admins"]["cloned_from"] == mmp["displayName"]
 
     graph.log.clear()
     again = ClientExclusion(FakeModule(graph, managed_policies="clone_and_disable")).run()
@@ -259,10 +260,12 @@ def test_a_warned_policy_without_change_is_in_the_diff_with_its_warning():
     assert result["changed"] is False and writes(graph) == []
     [entry, quiet] = result["policies"]
     assert entry["action"] == "already_excluded" and "every external tenant" in entry["warnings"][0]
-    before, after = result["diff"]["before"]["policies"], result["diff"]["after"]["policies"]
+    before, after = diff_policies(result["diff"], "before"), diff_policies(result["diff"])
     assert list(after) == ["Everyone"] and list(before) == ["Everyone"]  # the quiet one stays out
     assert after["Everyone"].pop("warnings") == entry["warnings"]
     assert after["Everyone"] == before["Everyone"]
+    assert graph.calls().count(("GET", "/organization")) == 1  # the tenant's name, for the diff header
+    assert result["diff"][0]["before_header"].startswith("tenant ")
     assert before["Everyone"]["exclude_guests_or_external_users"]["external_tenants"] == "all"
 
 
@@ -286,7 +289,7 @@ def test_absent_warning_says_graph_cannot_tell_who_added_service_provider():
         "b2bCollaborationGuest,serviceProvider")
     assert graph.policies["b"]["conditions"]["users"]["excludeGuestsOrExternalUsers"]["externalTenants"][
         "members"] == ["99999999-8888-4777-8666-555555555555"]
-    assert set(result["diff"]["after"]["policies"]) == {"All", "Shared"}
+    assert set(diff_policies(result["diff"])) == {"All", "Shared"}
 
 
 def test_one_definition_of_microsoft_managed():
