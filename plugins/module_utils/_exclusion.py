@@ -541,18 +541,7 @@ class ClientExclusion:
         self.endpoint.warnings.clear()
 
     def tenant_label(self):
-        """'Fabrikam (2222...)': the tenant's own name from Graph (read once, only when needed)."""
-        if getattr(self, "_tenant_label", None) is None:
-            tid = self.params.get("tenant_id") or self.graph.tenant_id
-            try:
-                orgs = self.graph.list("/organization", params={"$select": "id,displayName"})
-            except GraphError as exc:
-                if exc.status not in (400, 403, 404):
-                    raise
-                orgs = []
-            name = (orgs[0].get("displayName") if orgs else None)
-            self._tenant_label = "tenant %s (%s)" % (name, tid) if name else "tenant %s" % tid
-        return self._tenant_label
+        return self.module.tenant_label()
 
     def users_body(self, plan, now):
         """The users PATCH for the policy as Graph holds it now: when the endpoint read it again (the plan was

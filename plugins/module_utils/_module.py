@@ -111,9 +111,24 @@ class GraphModule(AnsibleModule):
         self.report_retries()
         super().fail_json(msg, **kwargs)
 
+    def tenant_label(self):
+        """'tenant Fabrikam (2222...)' for warnings and diff headers: the tenant's own name from Graph, read once
+        and only when something is shown; the id alone when the app may not read it."""
+        if getattr(self, "_tenant_label", None) is None:
+            tid = self.params.get("tenant_id") or self.graph.tenant_id
+            try:
+                orgs = self.graph.list("/organization", params={"$select": "id,displayName"})
+            except GraphError as exc:
+                if exc.status not in (400, 403, 404):
+                    raise
+                orgs = []
+            name = orgs[0].get("displayName") if orgs else None
+            self._tenant_label = "tenant %s (%s)" % (name, tid) if name else "tenant %s" % tid
+        return self._tenant_label
+
     def report_retries(self):
         """Tell the user when a request had to be retried, and why (one warning naming the tenant)."""
         summary = self._graph.retries.summary() if self._graph is not None else None
         if summary and not getattr(self, "_retries_reported", False):
             self._retries_reported = True
-            self.warn("tenant %s: %s" % (self._graph.tenant_id, summary))
+            self.warn("%s: %s" % (self.tenant_label(), summary))

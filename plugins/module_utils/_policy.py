@@ -678,13 +678,15 @@ class Policies:
 
     def result(self, changed, before, after):
         result = {"changed": changed, "policy": after or {}}
+        name = (after or before or {}).get("displayName")
         if self.module._diff:
-            name = (after or before or {}).get("displayName")
             result["diff"] = make_diff(policy_options(before, self.resolver), policy_options(after, self.resolver),
                                        "policy %r (Graph)" % name, "policy %r (task)" % name)
-        warnings = self.warnings + self.endpoint.warnings
-        if warnings:
-            result["warnings"] = list(warnings)
+        # warnings go through module.warn (a 'warnings' key in the result is deprecated), name their tenant and
+        # policy, and only come with a change: a run that changes nothing does not repeat them
+        if changed:
+            for warning in self.warnings + self.endpoint.warnings:
+                self.module.warn("%s: policy %r: %s" % (self.module.tenant_label(), name, warning))
         return result
 
 
