@@ -11,13 +11,12 @@ from __future__ import annotations
 import re
 import time
 
+from ._ca import LOCATIONS, POLICIES
 from ._diff import canonical_network, make_diff
 from ._graph import GraphError, odata_quote
 from ._module import InvalidOption
 from ._objects import named_locations
 
-LOCATIONS = "/identity/conditionalAccess/namedLocations"
-POLICIES = "/identity/conditionalAccess/policies"
 IP_TYPE = "#microsoft.graph.ipNamedLocation"
 COUNTRY_TYPE = "#microsoft.graph.countryNamedLocation"
 RANGE_TYPES = {4: "#microsoft.graph.iPv4CidrRange", 6: "#microsoft.graph.iPv6CidrRange"}
@@ -137,7 +136,8 @@ class NamedLocations:
     # -- lookup -----------------------------------------------------------------------------
     def find(self):
         # the collection's display-name rule: case-insensitive like Graph's eq, two matches name both ids
-        return named_locations(self.module).find(self.params.get("id"), self.params.get("display_name"))
+        self.endpoint = named_locations(self.module)
+        return self.endpoint.find(self.params.get("id"), self.params.get("display_name"))
 
     def referencing_policies(self, location_id):
         policies = self.graph.list(POLICIES, params={"$select": "id,displayName,conditions"})
@@ -161,9 +161,7 @@ class NamedLocations:
             body = dict(desired)
             if body["@odata.type"] == IP_TYPE:
                 body.setdefault("isTrusted", False)
-            created = self.module.write("POST", LOCATIONS, body)
-            after = created or dict(body, id=None)
-            return self.result(True, None, after)
+            return self.result(True, None, self.endpoint.create(body))
 
         if desired["@odata.type"] != current.get("@odata.type"):
             raise InvalidOption("ip_ranges" if desired["@odata.type"] == IP_TYPE else "countries_and_regions",
@@ -175,8 +173,7 @@ class NamedLocations:
         if summarize(after) == summarize(current):
             return self.result(False, current, current)
         patch = {k: v for k, v in desired.items() if k == "@odata.type" or current.get(k) != v}
-        self.module.write("PATCH", "%s/%s" % (LOCATIONS, current["id"]), patch)
-        return self.result(True, current, after)
+        return self.result(True, *self.endpoint.update(current, patch))
 
     def ensure_absent(self, current):
         if current is None:
@@ -189,10 +186,10 @@ class NamedLocations:
         path = "%s/%s" % (LOCATIONS, current["id"])
         if current.get("isTrusted"):
             # Graph refuses to delete a trusted location: untrust it and wait until that reads back.
-            self.module.write("PATCH", path, {"@odata.type": IP_TYPE, "isTrusted": False})
+            self.module.write("PATCH", path, {"@odata.type": IP_TYPE, "isTrusted": False}, current=current)
             if not self.module.check_mode:
                 self.wait_untrusted(path)
-        self.module.write("DELETE", path)
+        self.module.write("DELETE", path, current=current)
         return self.result(True, current, None)
 
     def wait_untrusted(self, path):

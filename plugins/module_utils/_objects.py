@@ -153,4 +153,5 @@ def policies(module, read_back=True):
 
 
 def named_locations(module):
-    return Endpoint(module, LOCATIONS, "named location")
+    # a location's ranges are the task's, whole (declarative): no re-read; the PATCH answer is trusted
+    return Endpoint(module, LOCATIONS, "named location", read_back=False)

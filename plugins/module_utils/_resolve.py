@@ -45,14 +45,12 @@ them case-insensitively, so several case variants of a name count as an ambiguou
 
 from __future__ import annotations
 
-import re
 from urllib.parse import quote
 
-from ._ca import same_name
+from ._ca import LOCATIONS, is_guid, same_name
 from ._graph import GraphError, odata_quote
 from ._module import InvalidOption
 
-GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 KINDS = ("user", "group", "role", "location", "application", "service_principal", "authentication_strength",
          "tenant")
 LITERALS = {
@@ -81,11 +79,7 @@ KNOWN_APPS = {
     "Office 365 Exchange Online": "00000002-0000-0ff1-ce00-000000000000",
     "Office 365 SharePoint Online": "00000003-0000-0ff1-ce00-000000000000",
 }
-LOCATIONS = "/identity/conditionalAccess/namedLocations"
 
-
-def is_guid(value):
-    return bool(GUID.match(str(value)))
 
 
 def _literal(kind, text):

@@ -19,11 +19,9 @@ import json
 from urllib.parse import quote
 
 from ._auth import AuthError
-from ._ca import is_managed
+from ._ca import LOCATIONS, POLICIES, STATE_NAMES, is_managed
 from ._graph import GraphError, odata_quote
 
-POLICIES = "/identity/conditionalAccess/policies"
-LOCATIONS = "/identity/conditionalAccess/namedLocations"
 SECURITY_DEFAULTS = "/policies/identitySecurityDefaultsEnforcementPolicy"
 SKUS = "/subscribedSkus"
 
@@ -45,7 +43,6 @@ TENANT_INFO_SPEC = dict(
     service_account=dict(type="str"),
     required_permissions=dict(type="list", elements="str", default=REQUIRED_PERMISSIONS),
 )
-STATES = {"enabled": "enabled", "disabled": "disabled", "enabledForReportingButNotEnforced": "report_only"}
 
 
 def licenses(skus):
@@ -78,7 +75,7 @@ def licenses(skus):
 def policy_counts(policies):
     counts = {"total": len(policies), "enabled": 0, "report_only": 0, "disabled": 0, "microsoft_managed": 0}
     for policy in policies:
-        state = STATES.get(policy.get("state"))
+        state = STATE_NAMES.get(policy.get("state"))
         if state:
             counts[state] += 1
         if is_managed(policy):

@@ -233,6 +233,36 @@ def test_framework_examples_purge_and_existing_exclusions(sandbox, run_playbook,
     assert len(writes(sandbox, tenant)) == count
 
 
+def test_lockout_guard_on_every_write_that_leaves_a_policy_enabled(sandbox, run_playbook, tenant):
+    """Changing the grant, purging exclusions and widening client app types are guarded too; MFA alone is not."""
+    def task(name, **options):
+        options.setdefault("break_glass_accounts", [BG1, BG2])
+        return {"name": name, "ignore_errors": True, MODULE: dict(display_name="Devices", **options)}
+    everyone = {"users": {"include_users": ["All"], "exclude_users": [BG1, BG2]},
+                "applications": {"include_applications": ["All"]}, "client_app_types": ["all"]}  # widened
+    result = run(run_playbook, tenant, [
+        task("mfa", policy_state="enabled", conditions={"users": {"include_users": ["All"]},
+                                                         "applications": {"include_applications": ["All"]},
+                                                         "client_app_types": ["browser"]},
+             grant_controls={"built_in_controls": ["mfa"]}),  # no exclusion needed: MFA is not a lockout
+        task("grant", grant_controls={"built_in_controls": ["compliant_device"]}),  # nobody excluded yet
+        task("exclude", conditions={"users": {"exclude_users": [BG1, BG2]}}),
+        task("grant again", grant_controls={"built_in_controls": ["compliant_device"]}),
+        task("purge", purge_exclusions=True, conditions={"users": {"exclude_users": [BG1]}}),
+        task("no list", break_glass_accounts=[], conditions=everyone),
+    ])
+    assert result.task("mfa")["changed"] is True
+    assert "requires a compliant device" in result.task("grant")["msg"] and BG1 in result.task("grant")["msg"]
+    assert result.task("exclude")["changed"] is True and result.task("grant again")["changed"] is True
+    assert "breakglass02" in result.task("purge")["msg"] and result.task("purge")["invalid_option"] == \
+        "break_glass_accounts"
+    assert "give break_glass_accounts" in result.task("no list")["msg"]
+    [stored] = by_name(sandbox, tenant, "Devices")
+    assert stored["grantControls"]["builtInControls"] == ["compliantDevice"]
+    assert sorted(stored["conditions"]["users"]["excludeUsers"]) == sorted(directory(sandbox, tenant)[u] for u in (BG1, BG2))
+    assert stored["conditions"]["clientAppTypes"] == ["browser"]
+
+
 def test_lockout_guard_refuses_before_writing(sandbox, run_playbook, tenant):
     risky = {"name": "risky", "ignore_errors": True, MODULE: {
         "display_name": "Block everyone", "policy_state": "enabled", "break_glass_accounts": [BG1, BG2],
@@ -251,7 +281,7 @@ def test_lockout_guard_refuses_before_writing(sandbox, run_playbook, tenant):
     result = run(run_playbook, tenant, [risky, no_list, forced, enable_later])
     assert "breakglass02@contoso-msp.onmicrosoft.com" in result.task("risky")["msg"]
     assert result.task("risky")["invalid_option"] == "break_glass_accounts"
-    assert "needs the break-glass accounts" in result.task("no_list")["msg"]
+    assert "give break_glass_accounts" in result.task("no_list")["msg"]
     assert result.task("forced")["changed"] is True
     # enabling the report-only policy later is guarded the same way
     assert "breakglass02" in result.task("enable_later")["msg"]
