@@ -12,6 +12,13 @@ WRITE_ACTIONS = {"addupdate", "savetoazure"}
 ROLE_RANK = {"readonly": 1, "editor": 2, "admin": 3, "superadmin": 4}
 ROLE_PERMISSIONS = {"readonly": set(), "editor": {"CIPP.Extension.ReadWrite"}, "admin": {"CIPP.Extension.ReadWrite"},
                     "superadmin": {"CIPP.Extension.ReadWrite"}}
+# tenant listing (issue 12): ListTenants / ListTenantGroups need CIPP.Core.Read (every base role has it); the list of
+# excluded tenants (ExecExcludeTenant?List=true) needs CIPP.AppSettings.ReadWrite (admin and above)
+TENANT_ENDPOINTS = {"listtenants": "CIPP.Core.Read", "listtenantgroups": "CIPP.Core.Read",
+                    "execexcludetenant": "CIPP.AppSettings.ReadWrite"}
+ROLE_GRANTS = {"readonly": {"CIPP.Core.Read"}, "editor": {"CIPP.Core.Read"},
+               "admin": {"CIPP.Core.Read", "CIPP.AppSettings.ReadWrite"},
+               "superadmin": {"CIPP.Core.Read", "CIPP.AppSettings.ReadWrite"}}
 
 
 def encode_ranges(ranges):
@@ -85,12 +92,18 @@ class CippApi:
                 client["IPRange"] = encode_ranges(client["IPRange"])
         self.saved = list(config.get("saved_client_ids", [c["ClientId"] for c in self.clients.values() if c.get("Enabled")]))
         self.faults = dict(config.get("faults", {}))
+        self.tenants = [dict(t) for t in config.get("tenants", [])]
+        self.tenant_groups = [dict(g) for g in config.get("tenant_groups", [])]
 
     def state(self):
-        return {"clients": list(self.clients.values()), "saved_client_ids": self.saved, "faults": self.faults}
+        return {"clients": list(self.clients.values()), "saved_client_ids": self.saved, "faults": self.faults,
+                "tenants": self.tenants, "tenant_groups": self.tenant_groups}
 
     def update(self, changes):
         self.faults.update(changes.get("faults", {}))
+        for key in ("tenants", "tenant_groups"):
+            if key in changes:
+                setattr(self, key, [dict(t) for t in changes[key]])
         for row in changes.get("clients", []):
             self.clients[row["ClientId"].lower()] = dict(row)
 
@@ -135,6 +148,13 @@ class CippApi:
         if endpoint == "me":
             return self.respond(method, path, query, 200, {"clientPrincipal": {"appId": caller, "appRole": [role]},
                                                            "permissions": sorted(ROLE_PERMISSIONS.get(role, set()))})
+        if endpoint.lower() in TENANT_ENDPOINTS:
+            needed = TENANT_ENDPOINTS[endpoint.lower()]
+            if needed not in ROLE_GRANTS.get(role, set()):
+                text = "Access to this CIPP API endpoint is not allowed, the '%s' base role does not have the required " \
+                       "permission: %s" % (role, needed)
+                return self.respond(method, path, query, 403, text.encode(), request_body=body, content_type="text/plain")
+            return self.respond(method, path, query, 200, self.tenant_listing(endpoint.lower(), query))
         if endpoint.lower() != "execapiclient":
             return self.respond(method, path, query, 404, b"Endpoint not found", content_type="text/plain")
         if "CIPP.Extension.ReadWrite" not in ROLE_PERMISSIONS.get(role, set()):
@@ -152,6 +172,25 @@ class CippApi:
         # so an error result is not a write
         return self.respond(method, path, query, 200, result,
                             write=str(action).lower() in WRITE_ACTIONS and not refused(result), request_body=body)
+
+    def tenant_listing(self, endpoint, query):
+        """ListTenants (excluded tenants hidden; AllTenantSelector adds the AllTenants pseudo-tenant first; tenantFilter
+        by id or domain), ListTenantGroups, ExecExcludeTenant?List=true (the excluded tenants)."""
+        lowered = {k.lower(): v for k, v in query.items()}
+        if endpoint == "listtenantgroups":
+            return {"Results": self.tenant_groups}
+        if endpoint == "execexcludetenant":
+            if str(lowered.get("list", "")).lower() != "true":
+                return {"Results": "Only ExecExcludeTenant?List=true is served by the sandbox"}
+            return [t for t in self.tenants if t.get("Excluded")]
+        rows = [t for t in self.tenants if not t.get("Excluded")]
+        wanted = str(lowered.get("tenantfilter") or "").lower()
+        if wanted and wanted != "alltenants":
+            rows = [t for t in rows if wanted in (str(t["customerId"]).lower(), str(t["defaultDomainName"]).lower())]
+        if str(lowered.get("alltenantselector", "")).lower() == "true":
+            rows = [{"customerId": "AllTenants", "defaultDomainName": "AllTenants", "displayName": "*All Tenants",
+                     "Excluded": False}] + rows
+        return rows
 
     def list(self, body, role):
         if not self.clients:

@@ -10,7 +10,8 @@ from pathlib import Path
 APP = {"client_id": "5e3c1a0d-7b2f-4c4e-9a51-00000000c1a5", "client_secret": "sandbox-only-secret-not-real",
        "display_name": "MSP Conditional Access automation",
        "roles": ["Policy.Read.All", "Policy.ReadWrite.ConditionalAccess", "Application.Read.All", "User.Read.All",
-                 "Group.Read.All", "Organization.Read.All", "AuditLog.Read.All", "RoleManagement.Read.Directory"]}
+                 "Group.Read.All", "Organization.Read.All", "AuditLog.Read.All", "RoleManagement.Read.Directory",
+                 "DelegatedAdminRelationship.Read.All", "CrossTenantInformation.ReadBasic.All"]}
 MSP = "11111111-1111-4111-8111-111111111111"
 GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
 SKU_P2 = {"skuId": "84a661c4-e949-4bd2-a560-ed7766fcaf2b", "skuPartNumber": "AAD_PREMIUM_P2", "capabilityStatus": "Enabled",
@@ -77,6 +78,43 @@ def group(tid, name):
 
 def service_principals(tid):
     return [{"id": gid(tid, "sp", app_id), "appId": app_id, "displayName": name} for app_id, name in FIRST_PARTY_APPS]
+
+
+CA_ADMIN, SECURITY_ADMIN = "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9", "194ae4cb-b126-40b2-bd5b-6091b380977d"
+GLOBAL_READER, HELPDESK_ADMIN = "f2ef992c-3afb-46b9-b7cf-a126ee74c451", "729827e3-9c14-49f7-bb1b-9608f156bbb8"
+
+
+def gdap_relationship(customer_tid, customer_name, name, role_ids, status="active",
+                      end="2027-09-30T00:00:00Z", auto_extend="P180D"):
+    """A delegatedAdminRelationship as Graph v1.0 returns it (fleet.md section 1)."""
+    return {"id": gid("gdap", customer_tid, name) + "-" + gid("gdap-2", customer_tid, name),
+            "displayName": name, "status": status, "duration": "P730D", "autoExtendDuration": auto_extend,
+            "customer": {"tenantId": customer_tid, "displayName": customer_name},
+            "accessDetails": {"unifiedRoles": [{"roleDefinitionId": r} for r in role_ids]},
+            "createdDateTime": "2025-09-30T00:00:00Z", "activatedDateTime": "2025-09-30T01:00:00Z",
+            "endDateTime": end, "lastModifiedDateTime": "2025-09-30T01:00:00Z"}
+
+
+def cipp_tenant(tid, name, domain, direct=False, excluded=False):
+    """A row of CIPP-API ListTenants (fleet.md section 2)."""
+    return {"customerId": tid, "displayName": name, "defaultDomainName": domain,
+            "initialDomainName": domain, "relationshipEnd": None if direct else "2027-09-30T00:00:00Z",
+            "relationshipCount": 0 if direct else 1, "hasAutoExtend": not direct,
+            "delegatedPrivilegeStatus": "directTenant" if direct else "granularDelegatedAdminPrivileges",
+            "Excluded": excluded, "ExcludeUser": "admin@contoso-msp.onmicrosoft.com" if excluded else "",
+            "ExcludeDate": "2026-10-01" if excluded else "", "GraphErrorCount": 0, "LastGraphError": "",
+            "RequiresRefresh": False, "LastRefresh": "2026-11-30T06:00:00Z"}
+
+
+def cipp_group(name, members, description="", group_type="static"):
+    """A row of CIPP-API ListTenantGroups: members given as (tenant id, tenant) or (tenant id, name, domain)."""
+    rows = []
+    for member in members:
+        tid, rest = member[0], member[1:]
+        name_, domain = (rest[0]["display_name"], rest[0]["default_domain"]) if isinstance(rest[0], dict) else rest
+        rows.append({"customerId": tid, "displayName": name_, "defaultDomainName": domain})
+    return {"Id": gid("cipp-group", name), "Name": name, "Description": description, "GroupType": group_type,
+            "Members": rows}
 
 
 def client_tenant(tid, name, domain, policies, extra_users=()):
@@ -169,6 +207,17 @@ def demo():
          "Enabled": True, "MCPAllowed": False},
         {"ClientId": gid(MSP, "cipp-client", "psa"), "AppName": "PSA integration", "Role": "editor",
          "IPRange": ["198.51.100.20/32"], "Enabled": False, "MCPAllowed": False}]}
+    # tenant discovery (issue 12): GDAP relationships of the MSP, and CIPP's tenant list and groups
+    msp["delegatedAdminRelationships"] = [
+        gdap_relationship(fab, "Fabrikam", "Fabrikam GDAP CA", [CA_ADMIN, GLOBAL_READER]),
+        gdap_relationship(tsp, "Tailspin Toys", "Tailspin GDAP security", [SECURITY_ADMIN]),
+        gdap_relationship(wgv, "Woodgrove Bank", "Woodgrove GDAP CA", [CA_ADMIN]),
+        gdap_relationship(wgv, "Woodgrove Bank", "MLT_Woodgrove_transition", [GLOBAL_ADMIN]),
+    ]
+    cipp["tenants"] = [cipp_tenant(tid, tenants[tid]["display_name"], tenants[tid]["default_domain"],
+                                   direct=tid == nwd) for tid in (fab, nwd, tsp, wgv)]
+    cipp["tenant_groups"] = [cipp_group("Pilot ring", [(fab, tenants[fab])]),
+                             cipp_group("Banks", [(wgv, tenants[wgv])])]
     return {"msp_tenant_id": MSP, "apps": [APP], "cipp": cipp, "tenants": tenants}
 
 

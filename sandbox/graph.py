@@ -10,6 +10,8 @@ import re
 import uuid
 from urllib.parse import urlencode
 
+from . import gdap
+from .evaluator import READ_ONLY_ACTIONS, EvaluationError, evaluate
 from .validation import schema_message
 
 CA = "/identity/conditionalAccess"
@@ -66,7 +68,7 @@ PERMISSIONS = [  # (path prefix, GET roles, write roles)
     ("/auditLogs", {"AuditLog.Read.All"}, set()),
     ("/directoryRoles", {"RoleManagement.Read.Directory", "RoleManagement.Read.All"} | DIRECTORY, set()),
     ("/roleManagement", {"RoleManagement.Read.Directory", "RoleManagement.Read.All"} | DIRECTORY, set()),
-]
+] + gdap.PERMISSIONS
 PAGE_SIZE = {"policies": 100, "namedLocations": 100, "signIns": 1000}
 # texts of refusals whose exact Graph wording is [UNVERIFIED]; a fault switch "text_<key>" replaces one
 TEXTS = {
@@ -340,9 +342,10 @@ class Graph:
         path = ctx["path"].rstrip("/")
         method = ctx["method"]
         tenant = ctx["tenant"]
-        needed = next(((read if method == "GET" else write) for prefix, read, write in PERMISSIONS
+        reading = method == "GET" or path in READ_ONLY_ACTIONS
+        needed = next(((read if reading else write) for prefix, read, write in PERMISSIONS
                        if path.startswith(prefix)), set())
-        if not roles & needed:
+        if needed is not None and not roles & needed:
             raise GraphFailure(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 
         for pattern, handler in self.routes():
@@ -355,6 +358,7 @@ class Graph:
         return [
             (CA + r"/(policies|namedLocations)", self.collection),
             (CA + r"/(policies|namedLocations)/([^/]+)", self.item),
+            (CA + r"/evaluate", self.what_if),
             (CA + r"/deletedItems/(policies|namedLocations)", self.deleted_collection),
             (CA + r"/deletedItems/(policies|namedLocations)/([^/]+)", self.deleted_item),
             (CA + r"/deletedItems/(policies|namedLocations)/([^/]+)/restore", self.restore),
@@ -367,7 +371,7 @@ class Graph:
             (r"/directoryRoles", self.directory_roles),
             (r"/roleManagement/directory/roleDefinitions", self.role_definitions),
             (r"/roleManagement/directory/roleDefinitions/([^/]+)", self.role_definition),
-        ]
+        ] + gdap.routes(self)
 
     # -- helpers
     def page(self, ctx, items, kind=None):
@@ -505,6 +509,15 @@ class Graph:
         item["deletedDateTime"] = None
         tenant[kind].append(item)
         return 200, copy.deepcopy(item)
+
+    def what_if(self, ctx, tenant):
+        """What If: sandbox/evaluator.py."""
+        try:
+            results = evaluate(tenant, ctx["body"])
+        except EvaluationError as exc:
+            raise GraphFailure(exc.status, exc.code, exc.message)
+        return 200, {"@odata.context": "%s/%s/$metadata#Collection(microsoft.graph.whatIfAnalysisResult)"
+                     % (ctx["base"], ctx["version"]), "value": [render(r, ctx["prefer_unknown"]) for r in results]}
 
     # -- tenant settings and reports
     def security_defaults(self, ctx, tenant):

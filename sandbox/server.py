@@ -13,7 +13,8 @@ from collections import defaultdict, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from . import tokens
+from . import gdap, tokens
+from .evaluator import READ_ONLY_ACTIONS
 from .graph import CA, LOCATION_TYPE_MISSING, LOCATION_TYPES, Graph, GraphFailure, fill_policy_defaults
 from .validation import check_request
 
@@ -281,7 +282,7 @@ class Handler(BaseHTTPRequestHandler):
             except ValueError:
                 body = {"__invalid_json__": True}
         entry = dict(tenant=tid, api="graph", method=method, path="/%s%s" % (version, path), query=query,
-                     write=method != "GET",
+                     write=method != "GET" and path.rstrip("/") not in READ_ONLY_ACTIONS,
                      body=body, version=version)
         with state.lock:
             faults = state.faults_for(tid)
@@ -328,13 +329,13 @@ class Handler(BaseHTTPRequestHandler):
                 and body.get("@odata.type") not in LOCATION_TYPES):
             # Graph answers a location without its derived type with 1042 before any schema check (M365DSC#1561)
             return self._graph_error(400, "BadRequest", LOCATION_TYPE_MISSING)
-        if self.server.validate:
+        if self.server.validate and path != gdap.BATCH_PATH:  # a batch's sub-requests are validated one by one
             refusal = check_request(method, "/v1.0" + path + ("?" + url.query if url.query else ""), body,
                                     "NamedLocation" if "namedLocations" in path else "ConditionalAccessPolicy")
             if refusal:
                 return self._graph_error(*refusal)
         ctx = {"method": method, "version": version, "path": path, "query": query, "body": body, "claims": claims,
-               "faults": faults, "base": self.base,
+               "faults": faults, "base": self.base, "validate": self.server.validate,
                "prefer_unknown": "include-unknown-enum-members" in (self.headers.get("Prefer") or "")}
         with state.lock:
             tenant = state.tenants.get(tid)

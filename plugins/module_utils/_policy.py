@@ -132,6 +132,7 @@ ARGUMENT_SPEC = dict(
     description=dict(type="str"),
     state=dict(type="str", default="present", choices=["present", "absent"]),
     policy_state=dict(type="str", choices=list(STATES)),
+    allow_demotion=dict(type="bool", default=True),
     purge_exclusions=dict(type="bool", default=False),
     break_glass_accounts=dict(type="list", elements="str", default=[]),
     allow_lockout_risk=dict(type="bool", default=False),
@@ -508,6 +509,7 @@ class Policies:
         self.builder = PolicyBuilder(self.resolver)
         self.warnings = self.resolver.warnings
         self.endpoint = policies(module)
+        self.demotion = None
 
     def find(self):
         """By id, else by display name. An id that does not exist while the name does is an error, not a
@@ -571,7 +573,23 @@ class Policies:
         self.check(body)
         return self.result(True, None, self.endpoint.create(body))
 
+    def hold_demotion(self, current, desired):
+        """An enabled policy that policy_state would take back: demote it (allow_demotion) or keep it on, and say so."""
+        wanted = desired.get("state")
+        if current.get("state") != "enabled" or wanted in (None, "enabled"):
+            return desired
+        name, target = current.get("displayName"), STATE_NAMES.get(wanted, wanted)
+        applied = bool(self.params.get("allow_demotion", True))
+        self.demotion = {"from": "enabled", "to": target, "applied": applied}
+        if applied:
+            self.warnings.append("policy %r is enabled and policy_state=%s demotes it" % (name, target))
+            return desired
+        self.warnings.append("policy %r is enabled: policy_state=%s would demote it, so it stays enabled "
+                             "(allow_demotion=true demotes it)" % (name, target))
+        return {k: v for k, v in desired.items() if k != "state"}
+
     def update(self, current, desired):
+        desired = self.hold_demotion(current, desired)
         after, changed = self.plan_update(current, desired)
         # the naming framework applies to the policy as it stands, also when the task changes nothing
         self.check_naming(after)
@@ -679,12 +697,14 @@ class Policies:
     def result(self, changed, before, after):
         result = {"changed": changed, "policy": after or {}}
         name = (after or before or {}).get("displayName")
+        if self.demotion:
+            result["demotion"] = self.demotion
         if self.module._diff:
             result["diff"] = make_diff(policy_options(before, self.resolver), policy_options(after, self.resolver),
                                        "policy %r (Graph)" % name, "policy %r (task)" % name)
         # warnings go through module.warn (a 'warnings' key in the result is deprecated), name their tenant and
-        # policy, and only come with a change: a run that changes nothing does not repeat them
-        if changed:
+        # policy, and only come with a change (or a held demotion): a run that changes nothing does not repeat them
+        if changed or self.demotion:
             for warning in self.warnings + self.endpoint.warnings:
                 self.module.warn("%s: policy %r: %s" % (self.module.tenant_label(), name, warning))
         return result

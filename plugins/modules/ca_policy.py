@@ -59,6 +59,13 @@ options:
         omitted, an existing policy keeps its state.
     type: str
     choices: [enabled, disabled, report_only]
+  allow_demotion:
+    description:
+      - V(false) never takes an enabled policy back to report-only or disabled through O(policy_state); the policy
+        stays enabled, a warning says so and RV(demotion) records it. V(true) demotes it, with a warning and the
+        state change in the diff.
+    type: bool
+    default: true
   conditions:
     description: "Graph's C(conditions) in snake_case. A condition given with no values (for example C(locations: {})) is cleared."
     type: dict
@@ -508,6 +515,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+demotion:
+  description: Set when O(policy_state) asked to take an enabled policy back - C(from), C(to) and C(applied).
+  returned: when an enabled policy was (or would have been) demoted
+  type: dict
+  sample: {"from": "enabled", "to": "report_only", "applied": false}
 policy:
   description:
     - The policy as Graph has it after the task (read back after an update; the create response after a create;
