@@ -263,6 +263,31 @@ def test_lockout_guard_on_every_write_that_leaves_a_policy_enabled(sandbox, run_
     assert stored["conditions"]["clientAppTypes"] == ["browser"]
 
 
+def test_a_concurrent_writer_between_plan_and_write_keeps_its_exclusion(sandbox, run_playbook, tenant):
+    """An admin adds an exclusion after the task read the policy and before its PATCH: the task reads it again
+    (its plan is older than the pacing window) and merges into that, so neither exclusion is lost."""
+    create = {"name": "create", MODULE: {
+        "display_name": "Concurrent", "policy_state": "report_only",
+        "conditions": {"users": {"include_users": ["All"], "exclude_users": [BG1]},
+                       "applications": {"include_applications": ["All"]}},
+        "grant_controls": {"built_in_controls": ["mfa"]}}}
+    assert run(run_playbook, tenant, [create]).rc == 0
+    [stored] = by_name(sandbox, tenant, "Concurrent")
+    ids = directory(sandbox, tenant)
+    sandbox.client.add_hook(tenant, "/identity/conditionalAccess/policies/%s" % stored["id"],
+                            {"conditions": {"users": {"excludeUsers": [ids[BG1], ids[BG2]]}}})
+    add = {"name": "add", MODULE: {"display_name": "Concurrent",
+                                    "conditions": {"users": {"exclude_users": ["alice@contoso-msp.onmicrosoft.com"]}}}}
+    sandbox.client.set_faults(tenant=tenant, latency_ms=700)  # the plan is older than the 1 s pacing window
+    try:
+        result = run(run_playbook, tenant, [add])
+    finally:
+        sandbox.client.set_faults(tenant=tenant, latency_ms=0)
+    assert result.rc == 0 and result.task("add")["changed"] is True
+    [after] = by_name(sandbox, tenant, "Concurrent")
+    assert after["conditions"]["users"]["excludeUsers"] == [ids[BG1], ids[BG2], ids["alice@contoso-msp.onmicrosoft.com"]]
+
+
 def test_lockout_guard_refuses_before_writing(sandbox, run_playbook, tenant):
     risky = {"name": "risky", "ignore_errors": True, MODULE: {
         "display_name": "Block everyone", "policy_state": "enabled", "break_glass_accounts": [BG1, BG2],

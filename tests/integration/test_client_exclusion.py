@@ -249,7 +249,9 @@ def test_gdap_first_run_second_run_and_request_counts(sandbox, run_playbook, tmp
     assert diff_after["CA004 Partner guests excluded"]["warnings"] == warned["CA004 Partner guests excluded"]
     assert diff_after["CA001 Require MFA for all users"]["exclude_guests_or_external_users"] == {
         "types": ["serviceProvider"], "external_tenants": ["%s (Contoso MSP)" % msp]}
-    assert diff_after["CA001 Require MFA for all users"]["exclude_users"] == [BREAK_GLASS]
+    # existing exclusions in names: the break-glass account by its UPN, no bare GUID
+    assert diff_after["CA001 Require MFA for all users"]["exclude_users"] == ["breakglass@%s" % tenants["domain_a"]]
+    assert all(h["before_header"].startswith("tenant ") and "policy '" in h["before_header"] for h in result["diff"])
     assert "CA002 Already excludes the MSP" not in diff_after
 
     result_b = first.task("exclusion", host="client_b")
@@ -300,6 +302,27 @@ def test_check_mode_reports_everything_and_writes_nothing(sandbox, run_playbook,
     assert diff["Microsoft-managed: Multifactor authentication for admins"]["state"] == "disabled"
     assert [e for e in sandbox.client.log(since=seq) if e["write"]] == []
     assert by_id(sandbox, a) == before
+
+
+def test_a_concurrent_writer_between_plan_and_write_keeps_its_exclusion(sandbox, run_playbook, tmp_path, tenants):
+    """An admin excludes an account in the portal after the task listed the policies and before it writes: the
+    PATCH (a complete users object) is rebuilt on a fresh read, so neither exclusion is lost."""
+    a, msp = tenants["a"], tenants["msp"]
+    admin = "adadadad-0000-4000-8000-0000000000ad"
+    sandbox.client.add_hook(a, "%s/%s" % (POLICIES, pid(1)),
+                            {"conditions": {"users": {"excludeUsers": [BREAK_GLASS, admin]}}})
+    seq = last_seq(sandbox)
+    sandbox.client.set_faults(tenant=a, latency_ms=700)  # the plan is older than the 1 s pacing window
+    try:
+        done = run(run_playbook, tmp_path, tenants, {"policies": ["CA001 Require MFA for all users"]}, hosts=("a",))
+    finally:
+        sandbox.client.set_faults(tenant=a, latency_ms=0)
+    assert done.rc == 0, done.stdout[-3000:]
+    users = by_id(sandbox, a)[pid(1)]["conditions"]["users"]
+    assert users["excludeUsers"] == [BREAK_GLASS, admin]  # the admin's change survived ours
+    assert guests_view(users["excludeGuestsOrExternalUsers"]) == guests_view(msp_excluded(msp))
+    [patch] = [e for e in graph_log(sandbox, a, since=seq) if e["write"]]
+    assert patch["body"]["conditions"]["users"]["excludeUsers"] == [BREAK_GLASS, admin]
 
 
 def test_absent_restores_the_original_bodies(sandbox, run_playbook, tmp_path, tenants):
