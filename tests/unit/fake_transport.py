@@ -51,6 +51,7 @@ class FakeTransport:
         finally:
             os.unlink(path)
         self.log = []    # (method, path with version, body, status) of every request
+        self.queries = []  # (method, path with version, query) of every request
         self.hooks = []
 
     # -- the wire -----------------------------------------------------------------------------------
@@ -70,12 +71,17 @@ class FakeTransport:
         except GraphFailure as failure:
             status, out = failure.status, {"error": {"code": failure.code, "message": failure.message}}
         self.log.append((method, "/%s/%s" % (version, path), copy.deepcopy(body), status))
+        self.queries.append((method, "/%s/%s" % (version, path), query))
         return status, (json.dumps(out).encode() if out is not None else b"")
 
     # -- what a test looks at -------------------------------------------------------------------------
     @property
     def tenant(self):
         return self.state.tenants[TENANT]
+
+    def graph(self, check_mode=False):
+        """A real GraphClient (of a real module) on this transport, for code that only needs a client."""
+        return self.module({}, check_mode=check_mode).graph
 
     def policy(self, pid):
         return self.policies[pid]
