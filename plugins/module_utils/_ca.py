@@ -77,9 +77,13 @@ def by_name(objects, name, what, option="display_name"):
     """The one object named ``name`` (the rule above), or None; two or more is an error naming every id."""
     matches = [o for o in objects if same_name(o.get("displayName"), name)]
     if len(matches) > 1:
-        raise InvalidOption(option, name, "%d %ss have this name (ids: %s); give the id to choose one"
-                            % (len(matches), what, ", ".join(str(m.get("id")) for m in matches)))
+        raise InvalidOption(option, name, "%d %s have this name (ids: %s); give the id to choose one"
+                            % (len(matches), plural(what), ", ".join(str(m.get("id")) for m in matches)))
     return matches[0] if matches else None
+
+
+def plural(what):
+    return what[:-1] + "ies" if what.endswith("y") else what + "s"
 
 
 def select(objects, wanted, what, option):

@@ -160,7 +160,8 @@ def test_lifecycle_create_unchanged_modify_check_mode_delete(sandbox, run_playbo
     modify[MODULE]["conditions"]["users"]["exclude_users"] = ["alice@contoso-msp.onmicrosoft.com"]
     count = len(writes(sandbox, tenant))
     checked = run(run_playbook, tenant, [modify], check=True)
-    assert checked.rc == 0 and checked.task(modify["name"])["changed"] is True
+    assert checked.rc == 0, checked.stdout[-3000:]
+    assert checked.task(modify["name"])["changed"] is True
     assert len(writes(sandbox, tenant)) == count
     diff = checked.task(modify["name"])["diff"]
     assert diff["before"]["conditions"]["users"]["exclude_users"] == [BG1]
@@ -358,7 +359,7 @@ def test_bad_input_fails_naming_option_and_value_and_writes_nothing(sandbox, run
         assert expected in result.task(name)["msg"], (name, result.task(name)["msg"])
     assert "session_controls.sign_in_frequency.type='hours'" in result.task("every_time_period")["msg"]
     msg = result.task("duplicate")["msg"]
-    assert "2 policies have this name" in msg and "00000000dup1" in msg and "00000000dup2" in msg
+    assert "2 Conditional Access policies have this name" in msg and "00000000dup1" in msg and "00000000dup2" in msg
     assert writes(sandbox, tenant) == []
     assert len(sandbox.client.policies(tenant)) == len(state["policies"]) + 2
 
@@ -503,7 +504,8 @@ def test_part_b_full_cycle_on_plain_v1_and_pacing(sandbox, run_playbook, tenant)
     modify[MODULE]["description"] = "CIPP-SAM service account: MFA on every sign-in"
     modify[MODULE]["grant_controls"] = {"operator": "OR", "built_in_controls": ["mfa", "compliant_device"]}
     checked = run(run_playbook, tenant, [modify], check=True)
-    assert checked.rc == 0 and checked.task(modify["name"])["changed"] is True, checked.stdout[-2000:]
+    assert checked.rc == 0, checked.stdout[-3000:]
+    assert checked.task(modify["name"])["changed"] is True, checked.stdout[-2000:]
     assert len(writes(sandbox, tenant)) == 1
     diff = checked.task(modify["name"])["diff"]
     assert diff["before"]["conditions"]["users"] == diff["after"]["conditions"]["users"] == {"include_users": [svc]}
