@@ -512,12 +512,12 @@ class ClientExclusion:
                     self.module.warn("%s: policy %r: %s" % (self.tenant_label(), plan.policy.get("displayName"),
                                                            warning))
         result = {"changed": bool(done), "policies": [p.entry() for p in plans],
-                  "summary": self.summary(plans), "service_account_id": account_id,
-                  "graph_requests": self.graph.requests}
+                  "summary": self.summary(plans), "service_account_id": account_id}
         if self.module._diff:
             shown = [p for p in plans if p not in failed]
             result["diff"] = build_diff(shown, labels, self.tenant_label() if any(
                 p.changes or p.warnings for p in shown) else "")
+        result["graph_requests"] = self.graph.requests  # the diff's name lookups included
         if failed:
             self.module.fail_json(
                 msg="%d of %d policy changes failed in tenant %s. Changed: %s. Not changed: %s. First error: %s"
