@@ -12,16 +12,14 @@ Nothing here sends a request; ``_objects`` holds the endpoints that do.
 from __future__ import annotations
 
 import copy
-import re
 
-from ._module import InvalidOption
+from ._inputs import InvalidOption, is_guid  # noqa: F401 (is_guid: the collection's one GUID test, re-exported)
 
 POLICIES = "/identity/conditionalAccess/policies"
 LOCATIONS = "/identity/conditionalAccess/namedLocations"
 STATES = {"enabled": "enabled", "disabled": "disabled", "report_only": "enabledForReportingButNotEnforced"}
 STATE_NAMES = {v: k for k, v in STATES.items()}
 MMP_PREFIX = "Microsoft-managed:"
-GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 ENUMERATED = "#microsoft.graph.conditionalAccessEnumeratedExternalTenants"
 ALL_TENANTS = "#microsoft.graph.conditionalAccessAllExternalTenants"
@@ -32,10 +30,6 @@ GUEST_FLAGS = ("none", "internalGuest", "b2bCollaborationGuest", "b2bCollaborati
                "b2bDirectConnectUser", "otherExternalUser", "serviceProvider", "unknownFutureValue")
 # Internal guests live in the client tenant itself: a tenant list does not narrow them.
 TENANTLESS_TYPES = frozenset(["none", "internalGuest"])
-
-
-def is_guid(value):
-    return bool(value) and bool(GUID.match(str(value)))
 
 
 def is_managed(policy):

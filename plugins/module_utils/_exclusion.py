@@ -23,7 +23,9 @@ from ._ca import (MMP_PREFIX, SERVICE_PROVIDER, TENANTLESS_TYPES, enumerated, fo
                   has_tenant, is_guid, is_managed, merge_guests, parse_flags, select, tenant_kind, tenant_members)
 from ._diff import SERVER_KEYS, make_diff, strip_server_keys
 from ._graph import GraphError
+from ._inputs import path_segment
 from ._module import InvalidOption
+from ._msp_tenant import verified_msp_name
 from ._objects import policies as policy_endpoint
 from ._policy import writable
 from ._resolve import Resolver
@@ -462,7 +464,8 @@ class ClientExclusion:
             return None, None
         kind = "object id" if is_guid(account) else "UPN"
         try:
-            user = self.graph.get("/users/%s" % account, params={"$select": "id,userPrincipalName,displayName"})
+            user = self.graph.get("/users/%s" % path_segment(account),
+                                  params={"$select": "id,userPrincipalName,displayName"})
         except GraphError as exc:
             if exc.status == 404:
                 raise InvalidOption("service_account", account, "no user with this %s in tenant %s; nothing was "
@@ -480,6 +483,9 @@ class ClientExclusion:
 
     def run(self):
         self.validate()
+        if self.params["mode"] == "gdap":  # the id written into every policy: its name comes from Graph
+            self.params["msp_tenant_name"] = verified_msp_name(self.graph, self.params["msp_tenant_id"],
+                                                               self.params.get("msp_tenant_name"))
         account_id, upn = self.service_account()
         labels = Labels(self.params["msp_tenant_id"], self.params.get("msp_tenant_name"), account_id, upn,
                         Resolver(self.graph))

@@ -26,7 +26,14 @@ from ._graph import GraphError, odata_quote
 
 # v1.0 refuses some policies as preview features (1038, e.g. every-time sign-in frequency); /beta takes them.
 PREVIEW_REFUSED = 1038
-BETA_WARNING = "Graph v1.0 refused the policy as a preview feature (1038); it was written through /beta"
+BETA_WARNING = ("Graph v1.0 refused the policy as a preview feature (1038, or a 400 naming the beta endpoint); it was "
+                "written through /beta")
+
+
+def needs_beta(exc):
+    """A v1.0 refusal that /beta takes: 1038 is one reading; no source confirms the code, only that the 400 names
+    the beta endpoint."""
+    return exc.status == 400 and (exc.service_code == PREVIEW_REFUSED or "beta" in (exc.message or "").lower())
 
 
 def patched(current, patch):
@@ -98,7 +105,7 @@ class Endpoint:
             try:
                 return self.module.write(method, path, body, current=current)
             except GraphError as exc:
-                if not (self.beta_fallback and exc.service_code == PREVIEW_REFUSED):
+                if not (self.beta_fallback and needs_beta(exc)):
                     raise
         answer = self.module.write(method, path, body, version="beta", current=current)
         if oid is not None or (answer or {}).get("id"):

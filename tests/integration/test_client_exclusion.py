@@ -238,6 +238,9 @@ def test_gdap_first_run_second_run_and_request_counts(sandbox, run_playbook, tmp
         assert isinstance(users["excludeGuestsOrExternalUsers"]["guestOrExternalUserTypes"], str)
         assert users["excludeUsers"] == before_a[entry["path"].rsplit("/", 1)[1]]["conditions"]["users"][
             "excludeUsers"]
+    # the MSP tenant's name from Graph (a wrong msp_tenant_id must not look right): one GET, no CA endpoint
+    msp_lookups = [e for e in log_a if "/tenantRelationships/findTenantInformationByTenantId" in e["path"]]
+    assert [(e["method"], e["status"]) for e in msp_lookups] == [("GET", 200)]
     reads_a = [e for e in ca_only(log_a) if not e["write"]]
     assert all(e["method"] == "GET" for e in reads_a)
     # two list pages (120 policies, 100 per page: nextLink followed once), then before each PATCH a fresh read
