@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 
 from ._backup import absolute, backup_files, load
+from ._ca import LOCATIONS, POLICIES
 from ._diff import SERVER_KEYS, make_diff
 from ._graph import GraphError
 from ._module import InvalidOption
@@ -26,8 +27,6 @@ from ._objects import policies as policy_endpoint
 from ._policy import comparable, policy_options, without_nulls, writable
 from ._resolve import Resolver
 
-POLICIES = "/identity/conditionalAccess/policies"
-LOCATIONS = "/identity/conditionalAccess/namedLocations"
 DELETED = "/identity/conditionalAccess/deletedItems/%s/%s"
 POLICY_FIELDS = ("displayName", "description", "state", "conditions", "grantControls", "sessionControls")
 LOCATION_FIELDS = ("displayName", "ipRanges", "isTrusted", "countriesAndRegions", "includeUnknownCountriesAndRegions",
