@@ -257,6 +257,9 @@ def condense_session(session):
 
 # -- service rules (what the schema does not check) ----------------------------------------------
 def check_policy_rules(policy, tenant, version, faults, lagging_locations, state_before=None):
+    if version == "v1.0" and faults.get("v1_preview_refusal"):
+        # any other preview feature v1.0 turns down: the text is the switch's value (it should name beta)
+        raise bad(faults["v1_preview_refusal"])
     if not policy.get("displayName"):
         raise bad(schema_message("ConditionalAccessPolicy", ["displayName is required"]))
     cond = policy.get("conditions") or {}
@@ -591,6 +594,8 @@ class Graph:
             check_policy_rules(after, tenant, ctx["version"], ctx["faults"], self.state.lagging_location(tenant),
                                state_before=current.get("state"))
         after["modifiedDateTime"] = now()
+        if ctx["faults"].get("patch_noop"):
+            return 204, None  # accepted, nothing stored: a silent no-op the caller must catch by reading back
         current.clear()
         current.update(after)
         self.state.mark_written(tenant, oid, kind)

@@ -191,3 +191,13 @@ def test_no_api_identifier_uri_no_token_until_add_update_repairs_it(sandbox, cus
     assert token_response(sandbox, "api://%s/.default" % me).status_code == 200
     sps = sandbox.client.tenant(msp_tenant_id())["servicePrincipals"]
     assert [sp["displayName"] for sp in sps if sp["appId"] == me] == ["Ansible controller"]
+
+
+def test_preview_refusal_and_silent_noop_switches(graph, sandbox_reset):
+    created = graph.create(POLICIES, new_policy())
+    sandbox_reset.client.set_faults(tenant=graph.tenant, v1_preview_refusal="Use the beta endpoint for this policy.")
+    assert graph.error("POST", POLICIES, new_policy()) == "Use the beta endpoint for this policy."
+    graph.create(BETA, new_policy())
+    sandbox_reset.client.set_faults(tenant=graph.tenant, v1_preview_refusal=None, patch_noop=True)
+    assert graph.call("PATCH", POLICIES + "/" + created["id"], {"state": "enabled"}).status_code == 204
+    assert graph.get(POLICIES + "/" + created["id"]).json()["state"] == "disabled"
