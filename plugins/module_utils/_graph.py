@@ -180,6 +180,10 @@ class Retries:
         return text
 
 
+# POST actions that only read (What If): they pass the write gate, also in check mode, through read_action()
+READ_ACTIONS = (CA_PATH_PREFIX + "/evaluate",)
+
+
 class WriteGate:
     """Carried by every client that can write (Graph, CIPP-API). Only the module's write chokepoint
     (``_module.GraphModule.write``) opens it, for one request; any other write request fails loudly, so no code
@@ -191,7 +195,8 @@ class WriteGate:
         self.open = False
 
     def check(self, method, what):
-        if method.upper() not in self.READS and not self.open:
+        if method.upper() not in self.READS and not self.open and \
+                not (method.upper() == "POST" and urlsplit(what).path.endswith(READ_ACTIONS)):
             raise RuntimeError("%s %s was sent outside the write chokepoint (GraphModule.write); this is a bug of "
                                "the collection" % (method, what))
 
@@ -341,6 +346,12 @@ class GraphClient:
         raise error  # pragma: no cover - the loop always returns or raises
 
     # -- verbs ------------------------------------------------------------------------------
+    def read_action(self, path, body, version=None):
+        """POST one of READ_ACTIONS (What If's evaluate): a request with a body that changes nothing."""
+        if not path.endswith(READ_ACTIONS):
+            raise ValueError("%s is not an action that only reads" % path)
+        return self.request("POST", path, body=body, version=version)
+
     def get(self, path, params=None, version=None):
         return self.request("GET", path, params=params, version=version)
 

@@ -15,8 +15,8 @@ the outcome:
 * ``granted``: none blocks and none asks for any grant control.
 
 Counted are the enabled policies, and report-only ones unless ``report_only_as_enabled`` is false (the gate
-tests a report-only policy as if it were on). Evaluate only reads, so it never goes through the write
-chokepoint and runs the same in check mode.
+tests a report-only policy as if it were on). Evaluate only reads: it goes through GraphClient.read_action (the
+write gate lets exactly these POST actions through), never the write chokepoint, and runs the same in check mode.
 """
 
 from __future__ import annotations
@@ -197,7 +197,7 @@ class WhatIf:
         results = []
         for index, scenario, sign_ins in planned:
             for label, body in sign_ins:
-                answer = self.graph.post(EVALUATE, body).get("value", [])
+                answer = self.graph.read_action(EVALUATE, body).get("value", [])
                 results.append(self.judge(scenario, label, answer))
         failed = [r for r in results if not r["held"]]
         result = {"changed": False, "passed": not failed, "scenarios": results, "failures": failed,

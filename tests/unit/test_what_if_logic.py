@@ -64,3 +64,15 @@ def test_window_start():
     with pytest.raises(InvalidOption) as caught:
         parse_since("yesterday", 7, now)
     assert caught.value.option == "since"
+
+
+def test_write_gate_lets_only_the_read_actions_through():
+    from ansible_collections.msp.conditional_access.plugins.module_utils._graph import WriteGate
+
+    gate = WriteGate()
+    gate.check("POST", "/v1.0/identity/conditionalAccess/evaluate")  # What If reads, also in check mode
+    for method, path in (("POST", "/v1.0/identity/conditionalAccess/policies"),
+                         ("PATCH", "/v1.0/identity/conditionalAccess/evaluate"),
+                         ("POST", "/v1.0/identity/conditionalAccess/evaluate/../policies")):
+        with pytest.raises(RuntimeError):
+            gate.check(method, path)
