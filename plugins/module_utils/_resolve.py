@@ -81,7 +81,6 @@ KNOWN_APPS = {
 }
 
 
-
 def _literal(kind, text):
     """The canonical spelling of a literal Graph accepts (case-insensitive), or None."""
     for literal in LITERALS[kind]:
@@ -231,8 +230,8 @@ class Resolver:
         if not found:
             raise InvalidOption(option, value, "not a built-in strength (%s) nor the name or id of one in the tenant"
                                 % ", ".join(AUTH_STRENGTHS))
-        return self._remember("authentication_strength", self._one(value, option, "authentication_strength",
-                                                                    found)["id"], found[0].get("displayName"))
+        chosen = self._one(value, option, "authentication_strength", found)
+        return self._remember("authentication_strength", chosen["id"], chosen.get("displayName"))
 
     # -- cached collections ---------------------------------------------------------------------
     def _named_locations(self):
