@@ -128,8 +128,9 @@ class WhatIf:
         """Every sign-in a scenario stands for: (label, body); all input checked before the first evaluate."""
         option = "scenarios[%d]" % index
         identities = self._identities(option, scenario)
-        addresses = list(scenario.get("ip_addresses") or []) + ([scenario["ip_address"]] if scenario.get("ip_address")
-                                                               else [])
+        addresses = list(scenario.get("ip_addresses") or [])
+        if scenario.get("ip_address"):
+            addresses.append(scenario["ip_address"])
         for address in addresses:
             try:
                 ipaddress.ip_address(address)
