@@ -22,6 +22,9 @@ API (shared by ca_policy, ca_client_exclusion and the roles; keep it small):
     ``application``           service principal display name, appId                All, None, Office365,
                               (+ KNOWN_APPS, e.g. Azure Static Web Apps)           MicrosoftAdminPortals
     ``service_principal``     service principal display name, object id            ServicePrincipalsInMyTenant
+    ``authentication_strength`` built-in name (mfa, passwordless_mfa,              the built-in ids
+                              phishing_resistant_mfa), custom strength's display
+                              name or id
     ========================= ==================================================== ============================
 
     A value that matches nothing, or more than one object, raises ``InvalidOption(option, value, reason)``:
@@ -42,14 +45,14 @@ them case-insensitively, so several case variants of a name count as an ambiguou
 
 from __future__ import annotations
 
-import re
 from urllib.parse import quote
 
+from ._ca import LOCATIONS, is_guid, same_name
 from ._graph import GraphError, odata_quote
 from ._module import InvalidOption
 
-GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-KINDS = ("user", "group", "role", "location", "application", "service_principal")
+KINDS = ("user", "group", "role", "location", "application", "service_principal", "authentication_strength",
+         "tenant")
 LITERALS = {
     "user": ("All", "None", "GuestsOrExternalUsers"),
     "group": (),
@@ -57,9 +60,17 @@ LITERALS = {
     "location": ("All", "AllTrusted", "00000000-0000-0000-0000-000000000000"),
     "application": ("All", "None", "Office365", "MicrosoftAdminPortals"),
     "service_principal": ("ServicePrincipalsInMyTenant",),
+    "authentication_strength": (),
+    "tenant": (),
 }
+# Built-in authentication strengths: the same ids in every tenant.
+AUTH_STRENGTHS = {"mfa": "00000000-0000-0000-0000-000000000002",
+                  "passwordless_mfa": "00000000-0000-0000-0000-000000000003",
+                  "phishing_resistant_mfa": "00000000-0000-0000-0000-000000000004"}
+STRENGTHS = "/policies/authenticationStrengthPolicies"
 LABELS = {"user": "user", "group": "group", "role": "directory role", "location": "named location",
-          "application": "application", "service_principal": "service principal"}
+          "application": "application", "service_principal": "service principal",
+          "authentication_strength": "authentication strength", "tenant": "tenant"}
 # First-party applications accepted by name even where the tenant has no service principal for them.
 KNOWN_APPS = {
     "Azure Static Web Apps": "d414ee2d-73e5-4e5b-bb16-03ef55fea597",  # fronts the CIPP UI
@@ -68,11 +79,6 @@ KNOWN_APPS = {
     "Office 365 Exchange Online": "00000002-0000-0ff1-ce00-000000000000",
     "Office 365 SharePoint Online": "00000003-0000-0ff1-ce00-000000000000",
 }
-LOCATIONS = "/identity/conditionalAccess/namedLocations"
-
-
-def is_guid(value):
-    return bool(GUID.match(str(value)))
 
 
 def _literal(kind, text):
@@ -208,6 +214,25 @@ class Resolver:
                               self._filter("/servicePrincipals", "displayName", text))
         return self._remember("service_principal", found["id"], found.get("displayName"))
 
+    def _authentication_strength(self, text, value, option):
+        for name, sid in AUTH_STRENGTHS.items():
+            if text.lower() in (name, sid):
+                return self._remember("authentication_strength", sid, name)
+        try:
+            strengths = self.graph.list(STRENGTHS, params={"$select": "id,displayName,policyType"})
+        except GraphError as exc:
+            if exc.status in (400, 404):
+                raise InvalidOption(option, value, "not a built-in strength (%s), and this Graph endpoint lists no "
+                                    "custom ones" % ", ".join(AUTH_STRENGTHS))
+            raise
+        found = [s for s in strengths if (s.get("id") or "").lower() == text.lower()] or \
+            [s for s in strengths if same_name(s.get("displayName"), text)]
+        if not found:
+            raise InvalidOption(option, value, "not a built-in strength (%s) nor the name or id of one in the tenant"
+                                % ", ".join(AUTH_STRENGTHS))
+        chosen = self._one(value, option, "authentication_strength", found)
+        return self._remember("authentication_strength", chosen["id"], chosen.get("displayName"))
+
     # -- cached collections ---------------------------------------------------------------------
     def _named_locations(self):
         if self._locations is None:
@@ -225,6 +250,13 @@ class Resolver:
 
     def _lookup_name(self, kind, oid):
         try:
+            if kind == "tenant":  # names only, for diffs: another tenant's display name (or its domain)
+                found = self.graph.get("/tenantRelationships/findTenantInformationByTenantId(tenantId='%s')" % oid)
+                return found.get("displayName") or found.get("defaultDomainName") or oid
+            if kind == "authentication_strength":
+                found = [s for s in self.graph.list(STRENGTHS, params={"$select": "id,displayName"})
+                         if (s.get("id") or "").lower() == oid.lower()]
+                return found[0].get("displayName") if found else oid
             if kind == "location":
                 self._named_locations()
                 return self.names.get((kind, oid.lower()), "%s (missing location)" % oid)
@@ -241,6 +273,6 @@ class Resolver:
             found = self.graph.get(path % quote(oid))
             return found.get("userPrincipalName") or found.get("displayName") or oid
         except GraphError as exc:
-            if exc.status in (403, 404):
+            if exc.status in (400, 403, 404):
                 return oid
             raise

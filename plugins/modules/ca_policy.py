@@ -28,9 +28,12 @@ description:
     preview feature (error 1038), the request is repeated on the beta endpoint, with a warning.
   - Microsoft-managed policies (display name starting with C(Microsoft-managed:)) only accept state and user exclusion
     changes, and cannot be deleted. Anything else is refused with a suggestion to clone the policy.
-  - "Lockout guard: enabling a policy that blocks, or that targets All users and All applications, fails unless every
-    account in O(break_glass_accounts) is in its C(exclude_users) (or O(allow_lockout_risk=true)). With
-    O(break_glass_accounts) empty, enabling such a policy is refused."
+  - "Lockout guard, on every write that leaves a policy enabled (creating, enabling, purging exclusions, widening
+    client app types, changing the grant): a grant an emergency account cannot satisfy (block, compliant or
+    hybrid-joined device, approved client app, app protection policy; with OR, only when no alternative such as
+    MFA is offered) fails unless every account in O(break_glass_accounts) is in its C(exclude_users) (or
+    O(allow_lockout_risk=true)). With O(break_glass_accounts) empty, such a write is refused when the policy
+    reaches All users or directory roles. MFA alone is not a lockout."
 extends_documentation_fragment:
   - msp.conditional_access.graph
   - msp.conditional_access.graph.actiongroup
@@ -370,16 +373,17 @@ options:
     default: false
   break_glass_accounts:
     description:
-      - UPNs or ids of emergency accounts. Enabling a policy whose grant is block, or that targets All users and
-        All apps, fails unless each of them is excluded. Usually set once through C(module_defaults).
-      - With this list empty (the default), enabling such a policy is refused, because the module cannot check
-        that no emergency account is locked out; give the accounts or set O(allow_lockout_risk=true).
-        Writes to a policy that is already enabled are then not checked.
+      - UPNs or ids of emergency accounts. A write that leaves a policy enabled with a grant they cannot satisfy
+        (block, compliant or hybrid-joined device, approved or compliant app) fails unless each of them is
+        excluded. Usually set once through C(module_defaults).
+      - With this list empty (the default), such a write is refused when the policy reaches All users or
+        directory roles, because the module cannot check that no emergency account is locked out; give the
+        accounts or set O(allow_lockout_risk=true).
     type: list
     elements: str
     default: []
   allow_lockout_risk:
-    description: Enable such a policy even though a break-glass account is not excluded.
+    description: Write such a policy even though a break-glass account is not excluded (or none is given).
     type: bool
     default: false
   naming_convention:

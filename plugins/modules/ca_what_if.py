@@ -119,7 +119,7 @@ options:
     type: bool
     default: true
   fail_on_mismatch:
-    description: Fail when a scenario does not hold. V(false) reports it in RV(passed) and RV(failed) instead.
+    description: Fail when a scenario does not hold. V(false) reports it in RV(passed), RV(failures) and RV(why) instead.
     type: bool
     default: true
 seealso:
