@@ -1,24 +1,44 @@
 """CIPP-API ExecApiClient and /api/me, per ../shared/reference/cipp-api.md section 4 (and 1.3-1.6 for the quirks)."""
 
+import fnmatch
 import ipaddress
 import json
 import re
+import time
 
 DENIED = "Access to this CIPP API endpoint is not allowed, the API Client does not have the required permission"
 IP_PATTERN = re.compile(r"^(?:(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?:/\d{1,2})?|(?:[0-9A-Fa-f]{1,4}:){1,7}[0-9A-Fa-f]{1,4}(?:/\d{1,3})?)$",
                         re.I)
 SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 WRITE_ACTIONS = {"addupdate", "savetoazure"}
-ROLE_RANK = {"readonly": 1, "editor": 2, "admin": 3, "superadmin": 4}
-ROLE_PERMISSIONS = {"readonly": set(), "editor": {"CIPP.Extension.ReadWrite"}, "admin": {"CIPP.Extension.ReadWrite"},
-                    "superadmin": {"CIPP.Extension.ReadWrite"}}
+BUILT_IN_ROLES = ("superadmin", "admin", "editor", "readonly", "anonymous", "authenticated")
+# CIPP's permissions (a representative subset of function-permissions.json) and the base roles of
+# Config/cipp-roles.json as include/exclude patterns (cipp-api.md 1.1)
+PERMISSIONS = ["CIPP.Core.Read", "CIPP.Core.ReadWrite", "CIPP.Extension.Read", "CIPP.Extension.ReadWrite",
+               "CIPP.AppSettings.Read", "CIPP.AppSettings.ReadWrite", "CIPP.Admin.Read", "CIPP.Admin.ReadWrite",
+               "CIPP.SuperAdmin.Read", "CIPP.SuperAdmin.ReadWrite", "Tenant.Standards.Read", "Tenant.Standards.ReadWrite",
+               "Tenant.ConditionalAccess.Read", "Tenant.ConditionalAccess.ReadWrite"]
+BASE_ROLES = {
+    "readonly": (["*.Read"], ["CIPP.SuperAdmin.*", "CIPP.Admin.*", "CIPP.AppSettings.*"]),
+    "editor": (["*.Read", "*.ReadWrite"], ["CIPP.SuperAdmin.*", "CIPP.Admin.*", "CIPP.AppSettings.*",
+                                         "Tenant.Standards.ReadWrite"]),
+    "admin": (["*"], ["CIPP.SuperAdmin.*"]),
+    "superadmin": (["*"], []),
+}
+EXEC_API_CLIENT = "CIPP.Extension.ReadWrite"  # .ROLE of Invoke-ExecApiClient
+RESTART_BODIES = {502: b"<html><head><title>502 - Web server received an invalid response while acting as a gateway "
+                       b"or proxy server.</title></head></html>",
+                  503: b"Function host is not running."}
+
+
+def base_permissions(role):
+    include, exclude = BASE_ROLES[role]
+    return {p for p in PERMISSIONS if any(fnmatch.fnmatchcase(p, i) for i in include)
+            and not any(fnmatch.fnmatchcase(p, e) for e in exclude)}
 # tenant listing (issue 12): ListTenants / ListTenantGroups need CIPP.Core.Read (every base role has it); the list of
 # excluded tenants (ExecExcludeTenant?List=true) needs CIPP.AppSettings.ReadWrite (admin and above)
 TENANT_ENDPOINTS = {"listtenants": "CIPP.Core.Read", "listtenantgroups": "CIPP.Core.Read",
                     "execexcludetenant": "CIPP.AppSettings.ReadWrite"}
-ROLE_GRANTS = {"readonly": {"CIPP.Core.Read"}, "editor": {"CIPP.Core.Read"},
-               "admin": {"CIPP.Core.Read", "CIPP.AppSettings.ReadWrite"},
-               "superadmin": {"CIPP.Core.Read", "CIPP.AppSettings.ReadWrite"}}
 
 
 def encode_ranges(ranges):
@@ -83,21 +103,28 @@ def refused(result):
 
 
 class CippApi:
-    def __init__(self, config, record):
+    def __init__(self, config, record, app_setup=None):
         self.record = record
+        self.app_setup = app_setup  # New-CIPPAPIConfig's side effects on the app registration (server.State)
         self.tenant_id = config.get("tenant_id")
         self.clients = {c["ClientId"].lower(): dict(c) for c in config.get("clients", [])}
         for client in self.clients.values():
             if isinstance(client.get("IPRange"), list):  # fixtures may list ranges; store them as CIPP does
                 client["IPRange"] = encode_ranges(client["IPRange"])
         self.saved = list(config.get("saved_client_ids", [c["ClientId"] for c in self.clients.values() if c.get("Enabled")]))
+        # custom roles: {name: {"Permissions": [...], "BlockedEndpoints": [...]}} (CIPP > Settings > Roles)
+        self.custom_roles = {k.lower(): dict(v) for k, v in (config.get("custom_roles") or {}).items()}
         self.faults = dict(config.get("faults", {}))
+        self.down_until = 0.0
+        self.down_calls = 0
+        self.setup_runs = []  # what each AddUpdate's API-client setup did to the app registration
         self.tenants = [dict(t) for t in config.get("tenants", [])]
         self.tenant_groups = [dict(g) for g in config.get("tenant_groups", [])]
 
     def state(self):
         return {"clients": list(self.clients.values()), "saved_client_ids": self.saved, "faults": self.faults,
-                "tenants": self.tenants, "tenant_groups": self.tenant_groups}
+                "tenants": self.tenants, "tenant_groups": self.tenant_groups, "custom_roles": self.custom_roles,
+                "setup_runs": self.setup_runs, "restarting": max(0.0, self.down_until - time.monotonic())}
 
     def update(self, changes):
         self.faults.update(changes.get("faults", {}))
@@ -106,6 +133,57 @@ class CippApi:
                 setattr(self, key, [dict(t) for t in changes[key]])
         for row in changes.get("clients", []):
             self.clients[row["ClientId"].lower()] = dict(row)
+        for name, role in (changes.get("custom_roles") or {}).items():
+            self.custom_roles[name.lower()] = dict(role)
+
+    # -- roles (Test-CIPPAccess, Get-CIPPRolePermissions, Test-CippApiClientRoleGrant)
+    def permissions_of(self, role):
+        """The permission set of a base or custom role; None when no such role exists."""
+        role = (role or "").lower()
+        if role in BASE_ROLES:
+            return base_permissions(role)
+        custom = self.custom_roles.get(role)
+        if custom is None:
+            return None
+        return {p for p in PERMISSIONS if any(re.search(str(held), p) for held in custom.get("Permissions") or [])}
+
+    def access_denied(self, role, endpoint, permission):
+        """Test-CIPPAccess for an API client with ``role``: the 403 text, or None when the call may go on."""
+        if role in BASE_ROLES:
+            if permission not in base_permissions(role):
+                return "Access to this CIPP API endpoint is not allowed, the '%s' base role does not have the required " \
+                       "permission: %s" % (role, permission)
+            return None
+        custom = self.custom_roles.get(role.lower())
+        if custom is None:
+            # Get-CIPPRolePermissions throws, the catch continues, and with no permission set found the function
+            # returns $true: a role that does not exist lets the call through (CIPP-API 10.8.2 as read) unless the
+            # unknown_role_denied switch models the documented reading
+            if self.faults.get("unknown_role_denied"):
+                return "Access to this CIPP API endpoint is not allowed, you do not have the required permission: %s" \
+                    % permission
+            return None
+        if permission not in (self.permissions_of(role) or set()):
+            return "Access to this CIPP API endpoint is not allowed, you do not have the required permission: %s" \
+                % permission
+        if endpoint in (custom.get("BlockedEndpoints") or []):
+            return "Access to this CIPP API endpoint is not allowed, the custom role '%s' has blocked this endpoint: %s" \
+                % (role, endpoint)
+        return None
+
+    def grant_refusal(self, caller_role, wanted):
+        """Test-CippApiClientRoleGrant: a caller may only give or touch roles within its own permission set."""
+        if not wanted or caller_role == "superadmin":
+            return None
+        if wanted.lower() in ("anonymous", "authenticated"):
+            return "The role '%s' cannot be assigned to an API client." % wanted
+        needed = self.permissions_of(wanted)
+        if needed is None:
+            return "The role '%s' does not exist." % wanted
+        if not needed <= (self.permissions_of(caller_role) or set()):
+            return "You do not have sufficient permissions to manage an API client with the '%s' role; it grants " \
+                   "permissions beyond your own." % wanted
+        return None
 
     def respond(self, method, path, query, status, body, write=False, request_body=None, content_type="application/json"):
         self.record(tenant=self.tenant_id, api="cipp", method=method, path=path, query=query, status=status,
@@ -113,11 +191,27 @@ class CippApi:
         raw = body if isinstance(body, bytes) else (b"" if body is None else json.dumps(body).encode())
         return status, {"Content-Type": content_type}, raw
 
+    def audience_accepted(self, claims, caller):
+        """EasyAuth's allowedAudiences hold api://<id> of each saved client; the registration's own client id (the
+        first saved client) is accepted bare as well (bare_audience: registration | all | none)."""
+        aud = claims.get("aud")
+        if aud == "api://%s" % caller:
+            return True
+        mode = self.faults.get("bare_audience", "registration")
+        if aud != caller or mode == "none":
+            return False
+        return mode == "all" or bool(self.saved) and self.saved[0].lower() == caller.lower()
+
     def handle(self, method, path, query, headers, raw, claims, client_ip):
+        if time.monotonic() < self.down_until:
+            # Save Azure Configuration restarts the Function App: the front end answers 502, then the host 503
+            self.down_calls += 1
+            status = 502 if self.down_calls % 2 else 503
+            return self.respond(method, path, query, status, RESTART_BODIES[status], content_type="text/plain")
         # EasyAuth answers before CIPP runs: the token's audience must be a saved client's api://<appId>
         caller = (claims or {}).get("appid", "")
         saved = {c.lower() for c in self.saved}
-        if claims is None or claims.get("aud") != "api://%s" % caller or caller.lower() not in saved:
+        if claims is None or not self.audience_accepted(claims, caller) or caller.lower() not in saved:
             return self.respond(method, path, query, 401, None)  # EasyAuth: empty body
         try:
             body = parse_body(raw)
@@ -146,21 +240,23 @@ class CippApi:
                 return self.respond(method, path, query, 403, DENIED.encode(), request_body=body, content_type="text/plain")
         endpoint = path[len("/api/"):]
         if endpoint == "me":
-            return self.respond(method, path, query, 200, {"clientPrincipal": {"appId": caller, "appRole": [role]},
-                                                           "permissions": sorted(ROLE_PERMISSIONS.get(role, set()))})
+            # appRole holds only the roles that are not built in (Test-CIPPAccess filters $DefaultRoles out)
+            custom = [] if role.lower() in BUILT_IN_ROLES else [role]
+            permissions = set()
+            for name in custom:
+                permissions |= self.permissions_of(name) or set()
+            return self.respond(method, path, query, 200, {"clientPrincipal": {"appId": caller, "appRole": custom},
+                                                           "permissions": sorted(permissions)})
         if endpoint.lower() in TENANT_ENDPOINTS:
-            needed = TENANT_ENDPOINTS[endpoint.lower()]
-            if needed not in ROLE_GRANTS.get(role, set()):
-                text = "Access to this CIPP API endpoint is not allowed, the '%s' base role does not have the required " \
-                       "permission: %s" % (role, needed)
-                return self.respond(method, path, query, 403, text.encode(), request_body=body, content_type="text/plain")
+            denial = self.access_denied(role, endpoint, TENANT_ENDPOINTS[endpoint.lower()])
+            if denial:
+                return self.respond(method, path, query, 403, denial.encode(), request_body=body, content_type="text/plain")
             return self.respond(method, path, query, 200, self.tenant_listing(endpoint.lower(), query))
         if endpoint.lower() != "execapiclient":
             return self.respond(method, path, query, 404, b"Endpoint not found", content_type="text/plain")
-        if "CIPP.Extension.ReadWrite" not in ROLE_PERMISSIONS.get(role, set()):
-            text = "Access to this CIPP API endpoint is not allowed, the '%s' base role does not have the required " \
-                   "permission: CIPP.Extension.ReadWrite" % role
-            return self.respond(method, path, query, 403, text.encode(), request_body=body, content_type="text/plain")
+        denial = self.access_denied(role, "ExecApiClient", EXEC_API_CLIENT)
+        if denial:
+            return self.respond(method, path, query, 403, denial.encode(), request_body=body, content_type="text/plain")
         lowered = {k.lower(): v for k, v in query.items()}
         action = lowered.get("action") or next((v for k, v in body.items() if k.lower() == "action"), None)
         handler = {"list": self.list, "addupdate": self.add_update, "getazureconfiguration": self.get_config,
@@ -169,7 +265,7 @@ class CippApi:
             return self.respond(method, path, query, 200, {"Results": "Invalid action"}, request_body=body)
         result = handler(body, role)
         # like Graph's log (write = a write request that was accepted): CIPP answers its errors with 200 as well,
-        # so an error result is not a write
+        # so an error result is not a write (an MCP warning comes after the table was written: a write)
         return self.respond(method, path, query, 200, result,
                             write=str(action).lower() in WRITE_ACTIONS and not refused(result), request_body=body)
 
@@ -215,13 +311,15 @@ class CippApi:
             return {"Results": []}
         existing = self.clients.get(client_id.lower())
         for wanted in (requested_role, (existing or {}).get("Role") or ""):
-            if wanted and role != "superadmin" and ROLE_RANK.get(wanted, 9) > ROLE_RANK.get(role, 0):
-                return [{"resultText": "You do not have sufficient permissions to manage an API client with the '%s' "
-                                       "role; it grants permissions beyond your own." % wanted, "state": "error"}]
+            refusal = self.grant_refusal(role, wanted)
+            if refusal:
+                return [{"resultText": refusal, "state": "error"}]
         if self.faults.get("api_config_fails"):
             return {"Results": [{"resultText": "Could not modify App Registrations. Check the CIPP documentation for API "
                                                "requirements. Error: Insufficient permissions to create API App.",
                                  "state": "error"}]}
+        if self.app_setup:  # New-CIPPAPIConfig -ClientId: identifier URI repair, service principal
+            self.setup_runs.append(dict(self.app_setup(client_id, (existing or {}).get("AppName")), ClientId=client_id))
         ranges, warnings = [], []
         for ip in label_values(fields.get("iprange")):
             ip = ip.strip()
@@ -232,10 +330,20 @@ class CippApi:
         if self.faults.get("store_drops_last_range") and ranges:
             ranges = ranges[:-1]  # a storage fault for the read-back test
         row = existing or {"ClientId": client_id, "AppName": fields.get("appname")}
+        mcp = bool(fields.get("mcpallowed") or False)
         row.update(Role=requested_role, IPRange=encode_ranges(ranges), Enabled=False if fields.get("enabled") is None else fields["enabled"],
-                   MCPAllowed=bool(fields.get("mcpallowed") or False))
+                   MCPAllowed=mcp)
         self.clients[client_id.lower()] = row
-        return ["API client updated"] + warnings
+        results = ["API client updated"]
+        if mcp:
+            # Set-CIPPMCPClientApp runs after the table was written; its failure is only a warning
+            if self.faults.get("mcp_config_fails", True):
+                results.append({"resultText": "Client saved, but MCP app configuration failed: Insufficient privileges "
+                                              "to complete the operation.", "state": "warning"})
+            else:
+                results.append("MCP resource URIs and v2 tokens configured on the app registration. Run Save to Azure to "
+                               "apply the changes.")
+        return results + warnings
 
     def get_config(self, body, role):
         if self.faults.get("azure_config_fails"):
@@ -249,4 +357,6 @@ class CippApi:
             return {"Results": "Failed to save allowed API clients to Azure, ensure your function app has the appropriate "
                                "rights to make changes to the Authentication settings.", "Error": {"message": "Forbidden"}}
         self.saved = [c["ClientId"] for c in self.clients.values() if c.get("Enabled") is True]
+        # the new authsettingsV2 restarts the Function App ("may take up to 60 seconds"): restarting = N seconds
+        self.down_until = time.monotonic() + float(self.faults.get("restarting") or 0)
         return {"Results": "API clients saved to Azure"}

@@ -59,5 +59,6 @@ class SandboxClient:
     def cipp_state(self):
         return self._call("GET", "/cipp")
 
-    def set_cipp(self, faults=None, clients=None):
-        return self._call("POST", "/cipp", {"faults": faults or {}, "clients": clients or []})
+    def set_cipp(self, faults=None, clients=None, custom_roles=None):
+        return self._call("POST", "/cipp", {"faults": faults or {}, "clients": clients or [],
+                                            "custom_roles": custom_roles or {}})

@@ -11,7 +11,8 @@ APP = {"client_id": "5e3c1a0d-7b2f-4c4e-9a51-00000000c1a5", "client_secret": "sa
        "display_name": "MSP Conditional Access automation",
        "roles": ["Policy.Read.All", "Policy.ReadWrite.ConditionalAccess", "Application.Read.All", "User.Read.All",
                  "Group.Read.All", "Organization.Read.All", "AuditLog.Read.All", "RoleManagement.Read.Directory",
-                 "DelegatedAdminRelationship.Read.All", "CrossTenantInformation.ReadBasic.All"]}
+                 "DelegatedAdminRelationship.Read.All", "CrossTenantInformation.ReadBasic.All", "Agreement.Read.All"]}
+COMPLIANT_NETWORK_ID = "3d46dbda-8382-466a-856d-eb00cbc6b910"  # the sandbox's id for "All Compliant Network locations"
 MSP = "11111111-1111-4111-8111-111111111111"
 GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
 SKU_P2 = {"skuId": "84a661c4-e949-4bd2-a560-ed7766fcaf2b", "skuPartNumber": "AAD_PREMIUM_P2", "capabilityStatus": "Enabled",
@@ -161,6 +162,17 @@ def demo():
            "servicePrincipals": service_principals(MSP) + [
                {"id": gid(MSP, "sp", "cipp-sam"), "appId": gid(MSP, "app", "cipp-sam"), "displayName": "CIPP-SAM"}],
            "namedLocations": [], "securityDefaults": {"isEnabled": False}, "subscribedSkus": [SKU_P2],
+           # what a policy may name instead of an id (Microsoft365DSC resolves these by display name)
+           "authenticationStrengthPolicies": [
+               {"id": gid(MSP, "strength", "technicians"), "displayName": "Technicians: FIDO2 or Windows Hello",
+                "description": "Custom strength for MSP technicians", "policyType": "custom",
+                "requirementsSatisfied": "mfa", "allowedCombinations": ["fido2", "windowsHelloForBusiness"]}],
+           "agreements": [{"id": gid(MSP, "agreement", "acceptable use"), "displayName": "MSP acceptable use",
+                           "isViewingBeforeAcceptanceRequired": True, "isPerDeviceAcceptanceRequired": False}],
+           "authenticationContextClassReferences": [
+               {"id": "c1", "displayName": "Privileged actions", "description": "Step-up for admin actions",
+                "isAvailable": True},
+               {"id": "c2", "displayName": "Sensitive data", "description": None, "isAvailable": True}],
            "policies": [policy(MSP, "CA001-Global-BaseProtection-AllApps-AnyPlatform-MFA",
                                users_block(includeUsers=["All"], excludeUsers=[msp_users[0]["id"], msp_users[1]["id"]]),
                                state="enabled")]}
@@ -169,7 +181,7 @@ def demo():
                           "44444444-4444-4444-8444-444444444444", "55555555-5555-4555-8555-555555555555")
     tenants = {
         MSP: msp,
-        fab: client_tenant(fab, "Fabrikam", "fabrikam.onmicrosoft.com", [
+        fab: dict(client_tenant(fab, "Fabrikam", "fabrikam.onmicrosoft.com", [
             policy(fab, "Require MFA for all users", users_block(
                 includeUsers=["All"], excludeUsers=[gid(fab, "user", "breakglass@fabrikam.onmicrosoft.com")])),
             policy(fab, "Block legacy authentication", users_block(includeUsers=["All"]), grant=("block",),
@@ -180,7 +192,10 @@ def demo():
                 "guestOrExternalUserTypes": "internalGuest,b2bCollaborationGuest",
                 "externalTenants": {"@odata.type": "#microsoft.graph.conditionalAccessAllExternalTenants",
                                     "membershipKind": "all"}}), state="disabled", grant=("block",)),
-        ]),
+        ]), namedLocations=[{  # Global Secure Access made it; Graph lists it on beta only
+            "@odata.type": "#microsoft.graph.compliantNetworkNamedLocation", "id": COMPLIANT_NETWORK_ID,
+            "displayName": "All Compliant Network locations", "compliantNetworkType": "allTenantCompliantNetworks",
+            "isTrusted": True, "createdDateTime": "2026-01-02T00:00:00Z", "modifiedDateTime": None}]),
         nwd: client_tenant(nwd, "Northwind (Direct Tenant mode)", "northwind.onmicrosoft.com", [
             policy(nwd, "Require MFA for everyone", users_block(includeUsers=["All"])),
             policy(nwd, "Block outside Netherlands", users_block(includeUsers=["All"]), grant=("block",),
@@ -310,6 +325,75 @@ def exclusion():
         policy(ADVENTURE, "AW003 Finance only", users_block(includeGroups=[gid(ADVENTURE, "group", "Finance")])),
     ]
     return fixture
+
+
+def inventory_fleet(today=None, customers=100):
+    """Tenant discovery (issue 12): the demo fixture's apps and MSP tenant, 120 GDAP relationships over ``customers``
+    customers (plus one MLT_-only customer) and a CIPP tenant list with groups, an excluded and a direct tenant.
+
+    Dates are relative to ``today`` (a datetime.date; default: the real today) so "ends in 10 days" stays true.
+    Customer n is client%03d.onmicrosoft.com, id inventory_customer(n). Relationships (customers=100):
+    one per customer, plus for 1 an expired one, for 2-18 a helpdesk one, for 19 an MLT_ one, and 101 has only an
+    MLT_ one. 20 has no CA role, 21 ends in 10 days without auto-extend, 22 ends in 10 days with auto-extend, 23 is
+    'expiring' (20 days, no auto-extend), 24 is terminated, 25 is unknown to findTenantInformationByTenantId.
+    """
+    import datetime
+
+    today = today or datetime.date.today()
+
+    def day(offset):
+        return (today + datetime.timedelta(days=offset)).isoformat() + "T00:00:00Z"
+
+    base = demo()
+    msp = copy.deepcopy(base["tenants"][MSP])
+    rels, directory = [], {}
+    for n in range(1, customers + 2):
+        tid, name = inventory_customer(n), "Client %03d" % n
+        if n != 25:
+            directory[tid] = {"displayName": name, "defaultDomainName": "client%03d.onmicrosoft.com" % n,
+                              "federationBrandName": None}
+        if n > customers:
+            rels.append(gdap_relationship(tid, name, "MLT_client%03d" % n, [GLOBAL_ADMIN]))
+            continue
+        roles, status, end, extend = [CA_ADMIN], "active", day(400), "P180D"
+        if n == 20:
+            roles = [HELPDESK_ADMIN, GLOBAL_READER]
+        elif n in (21, 22):
+            end, extend = day(10), "PT0S" if n == 21 else "P180D"
+        elif n == 23:
+            status, end, extend = "expiring", day(20), "PT0S"
+        elif n == 24:
+            status, end = "terminated", day(-5)
+        rels.append(gdap_relationship(tid, name, "GDAP client%03d" % n, roles, status=status, end=end,
+                                      auto_extend=extend))
+        if n == 1:
+            rels.append(gdap_relationship(tid, name, "GDAP client001 (2024)", [GLOBAL_ADMIN], status="expired",
+                                          end=day(-30), auto_extend="PT0S"))
+        elif 2 <= n <= 18:
+            rels.append(gdap_relationship(tid, name, "GDAP client%03d helpdesk" % n, [HELPDESK_ADMIN], end=day(300)))
+        elif n == 19:
+            rels.append(gdap_relationship(tid, name, "MLT_client019", [GLOBAL_ADMIN]))
+    msp["delegatedAdminRelationships"] = rels
+    direct = inventory_customer(900)
+    directory[direct] = {"displayName": "Direct Client", "defaultDomainName": "direct001.onmicrosoft.com"}
+
+    def row(n, **kw):
+        tid = direct if n == 900 else inventory_customer(n)
+        return cipp_tenant(tid, directory[tid]["displayName"], directory[tid]["defaultDomainName"], **kw)
+    expiring_row = dict(row(3), relationshipEnd=day(10), hasAutoExtend=False)
+    cipp = dict(base["cipp"], tenants=[row(1), row(2), expiring_row, row(4, excluded=True), row(900, direct=True)],
+                tenant_groups=[cipp_group("Pilot ring", [(inventory_customer(n),) + tuple(
+                                   directory[inventory_customer(n)][k] for k in ("displayName", "defaultDomainName"))
+                                   for n in (1, 2)]),
+                               cipp_group("Finance & Legal", [(inventory_customer(2), "Client 002",
+                                                               "client002.onmicrosoft.com"),
+                                                              (direct, "Direct Client", "direct001.onmicrosoft.com")])])
+    return {"msp_tenant_id": MSP, "apps": base["apps"], "cipp": cipp, "tenants": {MSP: msp},
+            "tenant_directory": directory}
+
+
+def inventory_customer(n):
+    return gid("inventory", "customer", n)
 
 
 BUILDERS = {"demo": demo, "exclusion": exclusion}

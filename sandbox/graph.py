@@ -16,9 +16,20 @@ from .validation import schema_message
 
 CA = "/identity/conditionalAccess"
 LOCATION_TYPES = ("#microsoft.graph.ipNamedLocation", "#microsoft.graph.countryNamedLocation")
+# Global Secure Access's "All Compliant Network locations": a beta-only derived type (not in the v1.0 CSDL), made by
+# the service, referable from policies, never written through the CA API
+COMPLIANT_NETWORK = "#microsoft.graph.compliantNetworkNamedLocation"
+BUILTIN_STRENGTHS = {  # id -> displayName (policyType builtIn), as Graph lists them in every tenant
+    "00000000-0000-0000-0000-000000000002": "Multifactor authentication",
+    "00000000-0000-0000-0000-000000000003": "Passwordless MFA",
+    "00000000-0000-0000-0000-000000000004": "Phishing-resistant MFA",
+}
 LOCATION_TYPE_MISSING = ("1042: Unexpected type: namedLocationType for NamedLocations. Supported types are "
                          "IpNamedLocation, CountryNamedLocation and PrivateLinkNamedLocation.")
 MMP_PREFIX = "Microsoft-managed:"
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# the application keywords Graph takes besides appIds (v1.0 docs; AllAgentIdResources from CIPP's template code)
+APP_KEYWORDS = {"All", "None", "Office365", "MicrosoftAdminPortals", "AllAgentIdResources"}
 SPECIAL_LOCATIONS = {"All", "AllTrusted", "00000000-0000-0000-0000-000000000000"}
 FLAGS = {
     "guestOrExternalUserTypes": ["none", "internalGuest", "b2bCollaborationGuest", "b2bCollaborationMember",
@@ -32,6 +43,7 @@ POLYMORPHIC_TYPES = {
     "#microsoft.graph.conditionalAccessEnumeratedExternalTenants", "#microsoft.graph.conditionalAccessAllExternalTenants",
     "#microsoft.graph.iPv4CidrRange", "#microsoft.graph.iPv6CidrRange", "#microsoft.graph.iPv4Range",
     "#microsoft.graph.iPv6Range", "#microsoft.graph.ipNamedLocation", "#microsoft.graph.countryNamedLocation",
+    COMPLIANT_NETWORK,
 }
 ROLE_TEMPLATES = {
     "62e90394-69f5-4237-9190-012177145e10": "Global Administrator",
@@ -50,25 +62,54 @@ ROLE_TEMPLATES = {
     "3a2c62db-5318-420d-8d74-23affee5d9d5": "Intune Administrator",
     "5d6b6bb7-de71-4623-b4af-96380a352509": "Security Reader",
 }
-# application permissions (token "roles") that let an app call each route; anything else answers 403
-CA_READ = {"Policy.Read.All", "Policy.ReadWrite.ConditionalAccess"}
-CA_WRITE = {"Policy.ReadWrite.ConditionalAccess"}
-DIRECTORY = {"Directory.Read.All", "Directory.ReadWrite.All"}
-PERMISSIONS = [  # (path prefix, GET roles, write roles)
-    (CA, CA_READ, CA_WRITE),
-    ("/policies/identitySecurityDefaultsEnforcementPolicy", {"Policy.Read.All", "Policy.ReadWrite.SecurityDefaults",
-                                                             "Policy.ReadWrite.ConditionalAccess"},
-     {"Policy.ReadWrite.SecurityDefaults", "Policy.ReadWrite.ConditionalAccess"}),
-    ("/policies/authenticationStrengthPolicies", {"Policy.Read.All"}, set()),
-    ("/users", {"User.Read.All", "User.ReadBasic.All", "User.ReadWrite.All"} | DIRECTORY, set()),
-    ("/groups", {"Group.Read.All", "GroupMember.Read.All", "Group.ReadWrite.All"} | DIRECTORY, set()),
-    ("/servicePrincipals", {"Application.Read.All", "Application.ReadWrite.All"} | DIRECTORY, set()),
-    ("/organization", {"Organization.Read.All", "Organization.ReadWrite.All"} | DIRECTORY, set()),
-    ("/subscribedSkus", {"Organization.Read.All", "LicenseAssignment.Read.All"} | DIRECTORY, set()),
-    ("/auditLogs", {"AuditLog.Read.All"}, set()),
-    ("/directoryRoles", {"RoleManagement.Read.Directory", "RoleManagement.Read.All"} | DIRECTORY, set()),
-    ("/roleManagement", {"RoleManagement.Read.Directory", "RoleManagement.Read.All"} | DIRECTORY, set()),
-] + gdap.PERMISSIONS
+# Graph's permission table for application tokens ("roles" claim): each route lists the role sets that let an
+# app call it; a request passes when the token holds every role of one set (graph-ca.md 1.3). Anything else: 403.
+READ_ALL, CA_WRITE_ROLE = "Policy.Read.All", "Policy.ReadWrite.ConditionalAccess"
+DIRECTORY = ({"Directory.Read.All"}, {"Directory.ReadWrite.All"})
+
+
+def any_of(*roles):
+    return tuple({r} for r in roles)
+
+
+CA_READS = "ca reads"  # CA GETs: see ca_read_alternatives()
+
+
+def alternatives(roles):
+    """gdap.PERMISSIONS style (a set: any one role; None: no check) as role-set alternatives."""
+    return None if roles is None else tuple({r} for r in roles)
+
+
+PERMISSIONS = [  # (path prefix, read alternatives, write alternatives); None: no check of its own
+    # What If is a POST that reads (graph-ca.md 1.1: least privilege Policy.Read.ConditionalAccess)
+    (CA + "/evaluate", any_of(READ_ALL, "Policy.Read.ConditionalAccess"), any_of(READ_ALL, "Policy.Read.ConditionalAccess")),
+    (CA, CA_READS, ({READ_ALL, CA_WRITE_ROLE},)),
+    ("/policies/identitySecurityDefaultsEnforcementPolicy",
+     any_of(READ_ALL, "Policy.ReadWrite.SecurityDefaults", CA_WRITE_ROLE),
+     any_of("Policy.ReadWrite.SecurityDefaults", CA_WRITE_ROLE)),
+    ("/policies/authenticationStrengthPolicies", any_of(READ_ALL, "Policy.ReadWrite.AuthenticationMethod"), ()),
+    ("/identityGovernance/termsOfUse", any_of("Agreement.Read.All", "Agreement.ReadWrite.All"), ()),
+    ("/users", any_of("User.Read.All", "User.ReadBasic.All", "User.ReadWrite.All") + DIRECTORY, ()),
+    ("/groups", any_of("Group.Read.All", "GroupMember.Read.All", "Group.ReadWrite.All") + DIRECTORY, ()),
+    ("/servicePrincipals", any_of("Application.Read.All", "Application.ReadWrite.All") + DIRECTORY, ()),
+    ("/organization", any_of("Organization.Read.All", "Organization.ReadWrite.All") + DIRECTORY, ()),
+    ("/subscribedSkus", any_of("Organization.Read.All", "LicenseAssignment.Read.All") + DIRECTORY, ()),
+    ("/auditLogs", any_of("AuditLog.Read.All"), ()),
+    ("/directoryRoles", any_of("RoleManagement.Read.Directory", "RoleManagement.Read.All") + DIRECTORY, ()),
+    ("/roleManagement", any_of("RoleManagement.Read.Directory", "RoleManagement.Read.All") + DIRECTORY, ()),
+] + [(prefix, alternatives(read), alternatives(write)) for prefix, read, write in gdap.PERMISSIONS]
+
+
+def ca_read_alternatives(faults):
+    """Reading CA policies and locations needs Policy.Read.All; with ca_write_role_reads the write role alone reads
+    too (the docs' "higher privileged" column; [UNVERIFIED] for app-only tokens)."""
+    return any_of(READ_ALL, CA_WRITE_ROLE) if faults.get("ca_write_role_reads") else any_of(READ_ALL)
+
+
+def permitted(roles, alternatives):
+    return any(needed <= roles for needed in alternatives)
+
+
 PAGE_SIZE = {"policies": 100, "namedLocations": 100, "signIns": 1000}
 # texts of refusals whose exact Graph wording is [UNVERIFIED]; a fault switch "text_<key>" replaces one
 TEXTS = {
@@ -78,6 +119,17 @@ TEXTS = {
     "mmp_change": "Microsoft-managed policies can only be turned on or off and have users excluded. Duplicate the "
                   "policy to make other changes.",
     "mmp_delete": "Microsoft-managed policies cannot be deleted.",
+    # msgraph-metadata#647: v1.0 "always returns a 400 response instructing to use the Beta endpoint"; the code and
+    # wording are not published, so the default names beta without 1038 (the module must not rely on the number)
+    "everytime_v1": "The policy contains a sign-in frequency of 'everyTime' outside risky users, risky sign-ins and "
+                    "Intune enrollment, which this API version does not support. Use the beta endpoint "
+                    "(https://graph.microsoft.com/beta) to manage this policy.",
+    "compliant_network_change": "1007: Compliant network locations are managed by Global Secure Access and cannot be "
+                                "changed or deleted here.",
+    "unknown_strength": "1007: AuthenticationStrengthPolicy with id {id} does not exist in the directory.",
+    "unknown_terms": "1007: TermsOfUse agreement with id {id} does not exist in the directory.",
+    "unknown_context": "1007: AuthenticationContextClassReference with id {id} does not exist in the directory.",
+    "app_keyword": "1007: '{app}' in {side} is neither an application id nor a keyword Graph knows.",
     "security_defaults": "1037: Security defaults is enabled in the tenant. Disable security defaults to enable "
                          "Conditional Access policies.",
 }
@@ -122,6 +174,12 @@ def normalise(obj, key=None):
         return out
     if isinstance(obj, list):
         return [normalise(v, key) for v in obj]
+    return obj
+
+
+def drop_nulls(obj):
+    if isinstance(obj, dict):
+        return {k: drop_nulls(v) for k, v in obj.items() if v is not None}
     return obj
 
 
@@ -199,6 +257,9 @@ def condense_session(session):
 
 # -- service rules (what the schema does not check) ----------------------------------------------
 def check_policy_rules(policy, tenant, version, faults, lagging_locations, state_before=None):
+    if version == "v1.0" and faults.get("v1_preview_refusal"):
+        # any other preview feature v1.0 turns down: the text is the switch's value (it should name beta)
+        raise bad(faults["v1_preview_refusal"])
     if not policy.get("displayName"):
         raise bad(schema_message("ConditionalAccessPolicy", ["displayName is required"]))
     cond = policy.get("conditions") or {}
@@ -213,6 +274,10 @@ def check_policy_rules(policy, tenant, version, faults, lagging_locations, state
         raise bad("1011: Conditions.Applications.IncludeApplications must not be empty.")
     if sum(kinds) > 1:
         raise bad("1011: Applications, user actions and authentication contexts cannot be combined.")
+    for side in ("includeApplications", "excludeApplications"):
+        for app in apps.get(side) or []:
+            if not GUID.match(str(app)) and app not in APP_KEYWORDS | set(faults.get("extra_app_keywords") or ()):
+                raise bad(text(faults, "app_keyword", app=app, side=side))
     for side in ("includeGuestsOrExternalUsers", "excludeGuestsOrExternalUsers"):
         guests = users.get(side)
         if guests is None:
@@ -246,10 +311,23 @@ def check_policy_rules(policy, tenant, version, faults, lagging_locations, state
             raise bad("1007: 2 options are not allowed with signInFrequency everyTime: applicationEnforcedRestrictions, "
                       "disableResilienceDefaults.")
         if version == "v1.0" and faults.get("everytime_requires_beta"):
+            # the 1038 reading (azure-docs-powershell-azuread#659): every every-time policy, with the preview text
             raise bad("1038: The policy you are trying to create or update contains preview features. Use the Canary "
                       "endpoint (beta) to manage this policy.")
+        if version == "v1.0" and not everytime_in_v1_scope(cond, faults):
+            raise bad(text(faults, "everytime_v1"))
     elif sif.get("isEnabled") and (sif.get("type") is None or sif.get("value") is None):
         raise bad("1007: signInFrequency needs type and value unless frequencyInterval is everyTime.")
+    strength = (grant.get("authenticationStrength") or {}).get("id")
+    if strength and strength not in BUILTIN_STRENGTHS and strength not in {
+            s["id"] for s in tenant["authenticationStrengthPolicies"]}:
+        raise bad(text(faults, "unknown_strength", id=strength))
+    for agreement in grant.get("termsOfUse") or []:
+        if agreement not in {a["id"] for a in tenant["agreements"]}:
+            raise bad(text(faults, "unknown_terms", id=agreement))
+    for context in apps.get("includeAuthenticationContextClassReferences") or []:
+        if context not in {c["id"] for c in tenant["authenticationContextClassReferences"]}:
+            raise bad(text(faults, "unknown_context", id=context))
     locations = cond.get("locations") or {}
     known = {loc["id"] for loc in tenant["namedLocations"]}
     for lid in (locations.get("includeLocations") or []) + (locations.get("excludeLocations") or []):
@@ -290,6 +368,18 @@ def check_location_rules(location, tenant, creating):
             raise bad("1007: IsTrusted is not supported for country locations.")
     if creating and len(tenant["namedLocations"]) >= 195:
         raise bad("1007: A tenant holds at most 195 named locations.")
+
+
+INTUNE_ENROLLMENT = "d4ebce55-015a-49b5-a083-c84d1797ae8c"  # Microsoft Intune Enrollment
+
+
+def everytime_in_v1_scope(cond, faults):
+    """v1.0 documents every-time sign-in frequency for risky users, risky sign-ins and Intune enrolment only; the
+    beta docs add any application (graph-ca.md 2.3 item 6). everytime_v1_accepted: v1.0 takes every policy."""
+    if faults.get("everytime_v1_accepted"):
+        return True
+    apps = (cond.get("applications") or {}).get("includeApplications") or []
+    return bool(cond.get("userRiskLevels") or cond.get("signInRiskLevels") or INTUNE_ENROLLMENT in apps)
 
 
 def mmp_change_allowed(before, after):
@@ -343,9 +433,10 @@ class Graph:
         method = ctx["method"]
         tenant = ctx["tenant"]
         reading = method == "GET" or path in READ_ONLY_ACTIONS
-        needed = next(((read if reading else write) for prefix, read, write in PERMISSIONS
-                       if path.startswith(prefix)), set())
-        if needed is not None and not roles & needed:
+        needed = next(((read if reading else write) for prefix, read, write in PERMISSIONS if path.startswith(prefix)), ())
+        if needed == CA_READS:
+            needed = ca_read_alternatives(ctx["faults"])
+        if needed is not None and not permitted(roles, needed):
             raise GraphFailure(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 
         for pattern, handler in self.routes():
@@ -362,8 +453,13 @@ class Graph:
             (CA + r"/deletedItems/(policies|namedLocations)", self.deleted_collection),
             (CA + r"/deletedItems/(policies|namedLocations)/([^/]+)", self.deleted_item),
             (CA + r"/deletedItems/(policies|namedLocations)/([^/]+)/restore", self.restore),
+            (CA + r"/authenticationContextClassReferences", self.listing("authenticationContextClassReferences")),
+            (CA + r"/authenticationContextClassReferences/([^/]+)", self.listing("authenticationContextClassReferences")),
+            (r"/policies/authenticationStrengthPolicies", self.listing("authenticationStrengthPolicies")),
+            (r"/policies/authenticationStrengthPolicies/([^/]+)", self.listing("authenticationStrengthPolicies")),
+            (r"/identityGovernance/termsOfUse/agreements", self.listing("agreements")),
+            (r"/identityGovernance/termsOfUse/agreements/([^/]+)", self.listing("agreements")),
             (r"/policies/identitySecurityDefaultsEnforcementPolicy", self.security_defaults),
-            (r"/policies/authenticationStrengthPolicies", self.strengths),
             (r"/subscribedSkus", self.skus),
             (r"/auditLogs/signIns", self.sign_ins),
             (r"/(users|groups|servicePrincipals|organization)", self.directory_collection),
@@ -403,10 +499,33 @@ class Graph:
         label = "NamedLocation" if kind == "namedLocations" else "ConditionalAccessPolicy"
         return GraphFailure(404, "ResourceNotFound", "%s with id %s does not exist in the directory." % (label, oid))
 
+    def listing(self, key):
+        """Read-only collections a policy refers to by id: authentication strengths (built-ins first), terms of use
+        agreements, authentication contexts."""
+        def handle(ctx, tenant, oid=None):
+            if ctx["method"] != "GET":
+                raise GraphFailure(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request uri.")
+            items = copy.deepcopy(tenant[key])
+            if key == "authenticationStrengthPolicies":
+                items = [{"id": sid, "displayName": name, "policyType": "builtIn", "requirementsSatisfied": "mfa",
+                          "allowedCombinations": []} for sid, name in BUILTIN_STRENGTHS.items()] + items
+            if oid is None:
+                return self.page(ctx, items)
+            for item in items:
+                if item["id"] == oid:
+                    return 200, item
+            raise GraphFailure(404, "ResourceNotFound", "Resource with id %s does not exist." % oid)
+        return handle
+
+    def visible(self, ctx, kind, item):
+        """v1.0 has no compliantNetworkNamedLocation type: hidden there unless compliant_network_on_v1."""
+        return not (kind == "namedLocations" and item.get("@odata.type") == COMPLIANT_NETWORK
+                    and ctx["version"] == "v1.0" and not ctx["faults"].get("compliant_network_on_v1"))
+
     # -- CA collections
     def collection(self, ctx, tenant, kind):
         if ctx["method"] == "GET":
-            return self.page(ctx, tenant[kind], kind)
+            return self.page(ctx, [i for i in tenant[kind] if self.visible(ctx, kind, i)], kind)
         if ctx["method"] != "POST":
             raise GraphFailure(405, "Request_BadRequest", "Method not allowed.")
         body = normalise(ctx["body"] or {})
@@ -434,8 +553,12 @@ class Graph:
 
     def item(self, ctx, tenant, kind, oid):
         current = self.find(tenant, kind, oid)
+        if current is not None and not self.visible(ctx, kind, current):
+            current = None
         if current is None or (ctx["method"] == "GET" and self.state.lagging_read(tenant, oid)):
             raise self.not_found(kind, oid)
+        if ctx["method"] != "GET" and current.get("@odata.type") == COMPLIANT_NETWORK:
+            raise bad(text(ctx["faults"], "compliant_network_change"))
         if ctx["method"] == "GET":
             out = render(copy.deepcopy(current), ctx["prefer_unknown"])
             select = ctx["query"].get("$select")
@@ -455,6 +578,10 @@ class Graph:
                 raise bad("1007: The type of a named location cannot be changed.")
         patch = normalise(patch)
         patch.pop("id", None)
+        if isinstance(patch.get("sessionControls"), dict) and not ctx["faults"].get("session_nested_null_clears"):
+            # Terraform's reading of Graph: session controls go only when the whole object is null; a nested null
+            # (one sub-control, or a property of one) leaves the stored value as it was
+            patch["sessionControls"] = drop_nulls(patch["sessionControls"])
         after = deep_merge(copy.deepcopy(current), patch)
         if kind == "namedLocations":
             check_location_rules(after, tenant, creating=False)
@@ -467,6 +594,8 @@ class Graph:
             check_policy_rules(after, tenant, ctx["version"], ctx["faults"], self.state.lagging_location(tenant),
                                state_before=current.get("state"))
         after["modifiedDateTime"] = now()
+        if ctx["faults"].get("patch_noop"):
+            return 204, None  # accepted, nothing stored: a silent no-op the caller must catch by reading back
         current.clear()
         current.update(after)
         self.state.mark_written(tenant, oid, kind)
@@ -527,13 +656,6 @@ class Graph:
             return 204, None
         return 200, dict({"id": "00000000-0000-0000-0000-000000000005", "displayName": "Security Defaults",
                           "description": "Security defaults is a set of basic identity security mechanisms."}, **sd)
-
-    def strengths(self, ctx, tenant):
-        """The three built-in authentication strengths, then the fixture's ``authenticationStrengthPolicies``."""
-        built_in = [{"id": "00000000-0000-0000-0000-00000000000%d" % n, "displayName": name, "policyType": "builtIn"}
-                    for n, name in ((2, "Multifactor authentication"), (3, "Passwordless MFA"),
-                                    (4, "Phishing-resistant MFA"))]
-        return self.page(ctx, built_in + list(tenant.get("authenticationStrengthPolicies") or []))
 
     def skus(self, ctx, tenant):
         return 200, {"value": copy.deepcopy(tenant["subscribedSkus"])}

@@ -19,8 +19,12 @@ from .graph import CA, LOCATION_TYPE_MISSING, LOCATION_TYPES, Graph, GraphFailur
 from .validation import check_request
 
 TENANT_KEYS = {"users": [], "groups": [], "servicePrincipals": [], "organization": [], "namedLocations": [],
-               "policies": [], "subscribedSkus": [], "signIns": []}
+               "policies": [], "subscribedSkus": [], "signIns": [], "authenticationStrengthPolicies": [],
+               "agreements": [], "authenticationContextClassReferences": []}
 FAULT_DEFAULTS = {"mmp_locked": True}
+# read-only collections the v1.0 schema subset does not cover (policies refer to them by id): not schema-checked
+OUTSIDE_SUBSET = re.compile(r"^/(policies/authenticationStrengthPolicies|identityGovernance/termsOfUse/agreements|"
+                            r"identity/conditionalAccess/authenticationContextClassReferences)(/[^/]+)?$")
 
 
 class State:
@@ -35,7 +39,7 @@ class State:
             fixture = json.load(handle)
         self.fixture_path = fixture_path
         self.fixture = fixture
-        self.apps = {a["client_id"]: a for a in fixture.get("apps", [])}
+        self.apps = {a["client_id"]: copy.deepcopy(a) for a in fixture.get("apps", [])}
         self.tenants = {}
         for tid, data in fixture.get("tenants", {}).items():
             tenant = copy.deepcopy(TENANT_KEYS)
@@ -65,7 +69,25 @@ class State:
             except ImportError:
                 CippApi = None
             if CippApi is not None:
-                self.cipp = CippApi(fixture["cipp"], self.record)
+                self.cipp = CippApi(fixture["cipp"], self.record, app_setup=self.cipp_app_setup)
+
+    def cipp_app_setup(self, client_id, app_name):
+        """New-CIPPAPIConfig's side effects on an API client's app registration (cipp-api.md 1.3 item 2): adds a
+        missing api://<appId> identifier URI (Repair-CippApiIdentifierUri) and creates a missing service principal
+        in CIPP's tenant. Needs the CIPP app's Application.ReadWrite.All and Directory.ReadWrite.All."""
+        done = {"identifier_uri_repaired": False, "service_principal_created": False}
+        app = self.apps.get(client_id) or next((a for k, a in self.apps.items() if k.lower() == client_id.lower()), None)
+        uri = "api://%s" % client_id
+        if app is not None and "identifier_uris" in app and uri not in app["identifier_uris"]:
+            app["identifier_uris"].append(uri)
+            done["identifier_uri_repaired"] = True
+        tenant = self.tenants.get(self.cipp.tenant_id if self.cipp else None)
+        if tenant is not None and not any(str(sp.get("appId")).lower() == client_id.lower()
+                                          for sp in tenant["servicePrincipals"]):
+            tenant["servicePrincipals"].append({"id": str(uuid.uuid5(uuid.NAMESPACE_URL, "sp/" + client_id)),
+                                                "appId": client_id, "displayName": app_name or client_id})
+            done["service_principal_created"] = True
+        return done
 
     def take_hook(self, tid, method, path):
         """The first hook waiting for this request, removed (``POST /_sandbox/hooks``): another writer (an admin in
@@ -285,6 +307,18 @@ class Handler(BaseHTTPRequestHandler):
             return err(400, "invalid_scope", "AADSTS1002012: The provided value for scope %s is not valid. Client "
                        "credential flows must have a scope value with /.default suffixed to the resource identifier "
                        "(application ID URI)." % scope)
+        resource = tokens.audience_of(scope)
+        if resource.startswith("api://"):
+            # a scope names an app by its identifier URI: an app without api://<appId> (CIPP's RepairUri case)
+            # has no such resource; apps without an identifier_uris list in the fixture accept any
+            with state.lock:
+                target = next((a for k, a in state.apps.items() if k.lower() == resource[len("api://"):].lower()), None)
+                uris = None if target is None else target.get("identifier_uris")
+            if uris is not None and resource not in uris:
+                return err(400, "invalid_resource", "AADSTS500011: The resource principal named %s was not found in "
+                           "the tenant named %s. This can happen if the application has not been installed by the "
+                           "administrator of the tenant or consented to by any user in the tenant. You might have sent "
+                           "your authentication request to the wrong tenant." % (resource, tenant_id))
         return 200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
                      "access_token": tokens.issue(tenant_id, app, scope)}
 
@@ -301,7 +335,8 @@ class Handler(BaseHTTPRequestHandler):
             except ValueError:
                 body = {"__invalid_json__": True}
         entry = dict(tenant=tid, api="graph", method=method, path="/%s%s" % (version, path), query=query,
-                     write=method != "GET" and path.rstrip("/") not in READ_ONLY_ACTIONS,
+                     # a batch is no write of its own: its sub-requests are logged (and counted) one by one
+                     write=method != "GET" and path.rstrip("/") not in READ_ONLY_ACTIONS and path != gdap.BATCH_PATH,
                      body=body, version=version)
         with state.lock:
             faults = state.faults_for(tid)
@@ -352,7 +387,8 @@ class Handler(BaseHTTPRequestHandler):
                 and body.get("@odata.type") not in LOCATION_TYPES):
             # Graph answers a location without its derived type with 1042 before any schema check (M365DSC#1561)
             return self._graph_error(400, "BadRequest", LOCATION_TYPE_MISSING)
-        if self.server.validate and path != gdap.BATCH_PATH:  # a batch's sub-requests are validated one by one
+        # a batch's sub-requests are validated one by one; read-only collections outside the subset are not
+        if self.server.validate and path != gdap.BATCH_PATH and not (method == "GET" and OUTSIDE_SUBSET.match(path)):
             refusal = check_request(method, "/v1.0" + path + ("?" + url.query if url.query else ""), body,
                                     "NamedLocation" if "namedLocations" in path else "ConditionalAccessPolicy")
             if refusal:

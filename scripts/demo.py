@@ -1,7 +1,8 @@
 """`make demo`: the README's main job, end to end on the local sandbox.
 
-Starts the sandbox (an MSP tenant and four client tenants, sandbox/fixtures/demo.json), then runs
-playbooks/site.yml with inventories/sandbox three times, exactly as a user would against real tenants:
+Starts the sandbox (an MSP tenant and four client tenants, sandbox/fixtures/demo.json), shows the tenants the
+inventory plugin discovers (inventories/sandbox-dynamic: the MSP's GDAP relationships and CIPP's tenant list), then
+runs playbooks/site.yml on that inventory three times, exactly as a user would against real tenants:
 
 1. check mode with --diff (must write nothing: the sandbox's write counter proves it),
 2. apply,
@@ -9,6 +10,7 @@ playbooks/site.yml with inventories/sandbox three times, exactly as a user would
 
 Prints each run's per-tenant summary and PLAY RECAP, keeps the full output under build/demo/, and exits
 non-zero when a run fails, when check mode wrote anything, or when the second apply changed anything.
+`--static` uses the static inventories/sandbox/hosts.yml instead (the shape for MSPs without GDAP or CIPP-API).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 COLLECTIONS = REPO / "build" / "collections"
 COLLECTION_LINK = COLLECTIONS / "ansible_collections" / "msp" / "conditional_access"
 FIXTURE = REPO / "sandbox" / "fixtures" / "demo.json"
-INVENTORY = REPO / "inventories" / "sandbox" / "hosts.yml"
+INVENTORY = REPO / "inventories" / "sandbox-dynamic"
+STATIC_INVENTORY = REPO / "inventories" / "sandbox" / "hosts.yml"
 PLAYBOOK = REPO / "playbooks" / "site.yml"
 LOG_DIR = REPO / "build" / "demo"
 BIN = Path(sys.executable).parent
@@ -50,6 +53,8 @@ def ansible_env(sandbox_env):
         "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
         "ANSIBLE_LOCALHOST_WARNING": "false",
         "ANSIBLE_RETRY_FILES_ENABLED": "false",
+        # a tenant discovery that fails must stop the run, not leave an inventory without tenants
+        "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "true",
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
         "PATH": str(BIN) + os.pathsep + env.get("PATH", ""),
@@ -94,8 +99,17 @@ def recap_text(output):
     return "(no PLAY RECAP: ansible-playbook did not finish)"
 
 
-def run_site(number, title, env, check=False, verbose=False):
-    cmd = [str(BIN / "ansible-playbook"), "-i", str(INVENTORY), str(PLAYBOOK), "--diff"]
+def show_inventory(env, inventory):
+    """The discovered tenants, as `ansible-inventory --graph` shows them; None when discovery failed."""
+    cmd = [str(BIN / "ansible-inventory"), "-i", str(inventory), "--graph"]
+    print("\n=== 0. tenant discovery: %s" % " ".join(["ansible-inventory"] + cmd[1:]).replace(str(REPO) + "/", ""))
+    proc = subprocess.run(cmd, env=env, cwd=str(REPO), capture_output=True, text=True)
+    print(proc.stdout.rstrip() or proc.stderr.rstrip())
+    return proc.returncode == 0
+
+
+def run_site(number, title, env, check=False, verbose=False, inventory=INVENTORY):
+    cmd = [str(BIN / "ansible-playbook"), "-i", str(inventory), str(PLAYBOOK), "--diff"]
     if check:
         cmd.append("--check")
     print("\n=== %d. %s: %s" % (number, title, " ".join(["ansible-playbook"] + cmd[1:]).replace(str(REPO) + "/", "")))
@@ -120,6 +134,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--verbose", action="store_true", help="print the complete ansible-playbook output")
     parser.add_argument("--state-dir", default=str(REPO / ".sandbox" / "demo"), help="sandbox state directory")
+    parser.add_argument("--static", action="store_true", help="use the static inventories/sandbox/hosts.yml")
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(REPO))
@@ -132,8 +147,12 @@ def main(argv=None):
         print("Sandbox at %s" % handle.url)
         env = ansible_env(handle.env)
         problems = []
+        inventory = STATIC_INVENTORY if args.static else INVENTORY
+        if not args.static and not show_inventory(env, inventory):
+            print("\nFAILED: tenant discovery failed (see above)")
+            return 1
 
-        rc, _ = run_site(1, "check mode with --diff (nothing is written)", env, check=True, verbose=args.verbose)
+        rc, _ = run_site(1, "check mode with --diff (nothing is written)", env, check=True, verbose=args.verbose, inventory=inventory)
         writes = sum(handle.client.counters().get("writes", {}).values())
         print("check mode: %d writes reached the sandbox" % writes)
         if rc != 0:
@@ -141,14 +160,14 @@ def main(argv=None):
         if writes:
             problems.append("check mode wrote %d times" % writes)
 
-        rc, _ = run_site(2, "apply", env, verbose=args.verbose)
+        rc, _ = run_site(2, "apply", env, verbose=args.verbose, inventory=inventory)
         writes = sum(handle.client.counters().get("writes", {}).values())
         print("apply: %d writes" % writes)
         if rc != 0:
             problems.append("the apply run failed (rc=%d)" % rc)
 
         before = writes
-        rc, recap = run_site(3, "apply again (idempotence)", env, verbose=args.verbose)
+        rc, recap = run_site(3, "apply again (idempotence)", env, verbose=args.verbose, inventory=inventory)
         writes = sum(handle.client.counters().get("writes", {}).values()) - before
         changed = {host: s["changed"] for host, s in recap.items() if s["changed"]}
         failed = {host: s["failed"] + s["unreachable"] for host, s in recap.items() if s["failed"] + s["unreachable"]}

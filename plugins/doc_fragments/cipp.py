@@ -25,8 +25,14 @@ notes:
     MSP tenant. That client needs a CIPP role with C(CIPP.Extension.ReadWrite) (for example editor), and can only
     manage clients whose role grants no more than its own.
   - With O(access_token), the token must be one for the CIPP-API client's audience (C(api://<client id>)), not a Graph token.
-  - "CIPP answers a blocked IP and a missing permission with the same HTTP 403 text; the modules report it as
-    C(denied: IP not allowed or missing permission)."
+  - CIPP answers a blocked IP and a missing permission with different HTTP 403 texts ("the API Client does not have the
+    required permission" for an address outside the Allowed IP Ranges, "the '<role>' base role does not have the
+    required permission" or "you do not have the required permission" for a role); the modules say which it is.
+  - A custom CIPP role is a permission set; one holding C(CIPP.Extension.ReadWrite) can use these modules. CIPP's
+    C(/api/me) lists only custom roles, never built-in ones such as editor.
+  - The client's app registration needs the identifier URI C(api://<client id>), or no token can be issued for that
+    scope; CIPP's Repair URI action (or any AddUpdate of the client) adds it. Some Function Apps also accept the bare
+    client id as audience (O(cipp_api_scope=<client id>/.default)).
   - TLS is always verified; E(REQUESTS_CA_BUNDLE) selects a private CA bundle.
 """
 

@@ -86,6 +86,63 @@ requirements:
   - msgraph-core (msgraph-sdk)
 """
 
+    # The same credentials for plugins (inventory): each option with its environment variable; the tenant is the
+    # plugin's own option. Secrets are read from the environment only.
+    PLUGINS = r"""
+options:
+  client_id:
+    description: Application (client) ID of the app registration in the MSP tenant.
+    type: str
+    env:
+      - name: AZURE_CLIENT_ID
+  client_secret:
+    description: Client secret of the app registration. Environment only; refused in the file.
+    type: str
+    env:
+      - name: AZURE_CLIENT_SECRET
+  client_certificate_path:
+    description: Path to a PEM (or PKCS12) certificate with private key, for certificate authentication.
+    type: path
+    env:
+      - name: AZURE_CLIENT_CERTIFICATE_PATH
+  client_certificate_password:
+    description: Password of O(client_certificate_path). Environment only; refused in the file.
+    type: str
+    env:
+      - name: AZURE_CLIENT_CERTIFICATE_PASSWORD
+  auth_method:
+    description:
+      - How to obtain a token (azure-identity). V(auto) picks V(access_token), V(client_secret), V(certificate),
+        V(workload_identity) (when E(AZURE_FEDERATED_TOKEN_FILE) is set), then V(azure_cli).
+    type: str
+    default: auto
+    choices: [auto, client_secret, certificate, managed_identity, azure_cli, workload_identity, access_token]
+  access_token:
+    description: A ready bearer token, for O(auth_method=access_token). Environment only; refused in the file.
+    type: str
+    env:
+      - name: AZURE_ACCESS_TOKEN
+  cloud:
+    description: Microsoft cloud; selects the login host and the Graph root.
+    type: str
+    default: public
+    choices: [public, usgov, usgov_dod, china]
+    env:
+      - name: AZURE_CLOUD
+  graph_endpoint:
+    description: Graph root URL override (a proxy, or the local sandbox). Token scopes still use O(cloud)'s root.
+    type: str
+    env:
+      - name: MSGRAPH_ENDPOINT
+  authority_host:
+    description: Login host override.
+    type: str
+    env:
+      - name: AZURE_AUTHORITY_HOST
+notes:
+  - TLS certificates are always verified; a private CA bundle comes from E(REQUESTS_CA_BUNDLE) or E(SSL_CERT_FILE).
+"""
+
     ACTIONGROUP = r"""
 attributes:
   action_group:

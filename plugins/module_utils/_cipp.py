@@ -26,7 +26,20 @@ CIPP_ARGUMENT_SPEC = dict(
     cipp_api_url=dict(type="str", fallback=(env_fallback, ["CIPP_API_URL"])),
     cipp_api_scope=dict(type="str"),
 )
-DENIED_HINT = "denied: IP not allowed or missing permission"
+# CIPP's 403 texts (Test-CIPPAccess / New-CippCoreRequest), each with what it means for the caller
+DENIALS = (
+    ("the API Client does not have the required permission", "ip_blocked",
+     "CIPP refused this API client's address: the caller is outside the client's Allowed IP Ranges"),
+    ("base role does not have the required permission", "role",
+     "the API client's CIPP base role lacks the permission this call needs"),
+    ("you do not have the required permission", "role",
+     "the API client's custom CIPP role lacks the permission this call needs"),
+    ("has blocked this endpoint", "role", "the API client's custom CIPP role blocks this endpoint"),
+    ("Access to this tenant is not allowed", "tenant", "the API client's CIPP role does not allow this tenant"),
+    ("subscription has ended", "subscription", "the hosted CIPP subscription has ended"),
+)
+RESTART_STATUSES = (502, 503)  # what the Function App answers while it restarts after Save Azure Configuration
+MCP_WARNING = "Client saved, but MCP app configuration failed"
 UNAUTHORIZED_HINT = ("the Function App's authentication refused the token: is the client enabled in CIPP and saved to Azure "
                      "(Save Azure Configuration), and is the scope api://<client id>/.default?")
 ANY = "Any"
@@ -117,6 +130,19 @@ def result_problems(body):
     return problems
 
 
+def classify_denial(text):
+    """(kind, meaning) of a CIPP 403 text: ip_blocked, role, tenant, subscription or unknown."""
+    for fragment, kind, meaning in DENIALS:
+        if fragment.lower() in (text or "").lower():
+            return kind, meaning
+    return "unknown", "CIPP refused the call"
+
+
+def only_mcp_warnings(problems):
+    """True when every problem is CIPP's MCP warning, which comes after the table was written (cipp-api.md 1.3)."""
+    return bool(problems) and all(p.startswith(MCP_WARNING) for p in problems)
+
+
 def find_client(rows, wanted):
     """The row of ``api_client``: by client id (GUID, any case) or exact app name; ambiguous or missing fails."""
     if is_guid(wanted):
@@ -153,15 +179,16 @@ def plan_ranges(row, params, caller_id):
             "changed": (before_kind, before) != (after_kind, desired), "is_self": False,
             "locks_out_controller": False, "warnings": []}
     plan["is_self"] = bool(caller_id) and str(row["ClientId"]).lower() == str(caller_id).lower()
-    if plan["is_self"] and desired:
-        if controller is None:
-            plan["warnings"].append("the target is this controller's own API client; set controller_ip so the module "
-                                    "can refuse a list that would lock it out")
-        elif not any(controller in ipaddress.ip_network(r) for r in desired):
-            if not params.get("force"):
-                raise InvalidOption("allowed_ip_ranges", params["allowed_ip_ranges"], "would lock this controller "
-                                    "(%s) out of its own API client; include it or set force=true" % controller)
-            plan["locks_out_controller"] = plan["changed"]
+    if plan["is_self"] and desired and plan["changed"]:
+        inside = controller is not None and any(controller in ipaddress.ip_network(r) for r in desired)
+        if not inside and not params.get("force"):
+            if controller is None:
+                raise InvalidOption("controller_ip", None, "%r is this controller's own API client: set controller_ip "
+                                    "to the address CIPP sees this controller call from (it must be inside "
+                                    "allowed_ip_ranges), or set force=true" % row.get("AppName"))
+            raise InvalidOption("allowed_ip_ranges", params["allowed_ip_ranges"], "would lock this controller "
+                                "(%s) out of its own API client; include it or set force=true" % controller)
+        plan["locks_out_controller"] = not inside
     return plan
 
 
@@ -232,7 +259,7 @@ class CippClient:
         # No X-CIPP-Version: CIPP casts it to [semver] outside any try block.
         headers = {"Authorization": "Bearer " + self._token, "Accept": "application/json"}
         self.requests += 1
-        what = "CIPP-API %s %s%s" % (method, endpoint, " " + params["Action"] if params else "")
+        what = "CIPP-API %s %s%s" % (method, endpoint, " " + params["Action"] if params and "Action" in params else "")
         try:
             response = self._session.request(method, url, params=params, json=json_body, headers=headers, timeout=120)
         except requests.RequestException as exc:
@@ -241,7 +268,8 @@ class CippClient:
         if response.status_code == 401:
             raise ModuleError("%s: HTTP 401, %s" % (what, UNAUTHORIZED_HINT), status=401)
         if response.status_code == 403:
-            raise ModuleError("%s: %s (CIPP said: %s)" % (what, DENIED_HINT, text[:300]), status=403)
+            kind, meaning = classify_denial(text)
+            raise ModuleError("%s: HTTP 403, %s (CIPP said: %s)" % (what, meaning, text[:300]), status=403, denial=kind)
         if response.status_code >= 400:
             raise ModuleError("%s failed: HTTP %s %s" % (what, response.status_code, text[:300]), status=response.status_code)
         if not text:
@@ -264,6 +292,33 @@ class CippClient:
     def me(self):
         return self._send("GET", "me") or {}
 
+    def get(self, endpoint, **params):
+        """GET any CIPP-API endpoint (ListTenants, ListTenantGroups, ...) with query parameters."""
+        return self._send("GET", endpoint, params=params or None)
+
+    def wait_until_answering(self, budget, sleep=None, clock=None):
+        """After Save Azure Configuration the Function App restarts (the UI warns of up to 60 s) and answers 502/503:
+        probe /api/me until it answers otherwise, for at most ``budget`` seconds. Returns the seconds waited."""
+        import time
+
+        sleep, clock = sleep or time.sleep, clock or time.monotonic
+        start, pause, last = clock(), 1.0, None
+        while True:
+            try:
+                self._send("GET", "me")
+                return round(clock() - start, 1)
+            except ModuleError as exc:
+                status = exc.details.get("status")
+                if status not in RESTART_STATUSES and status is not None:
+                    return round(clock() - start, 1)  # it answers (a 401/403 is an answer, judged by the next call)
+                last = str(exc)
+            if clock() - start + pause > budget:
+                raise ModuleError("CIPP did not answer within %s s after Save Azure Configuration (it restarts the "
+                                  "Function App); last answer: %s. Raise restart_timeout or check the Function App"
+                                  % (budget, last), status=503)
+            sleep(pause)
+            pause = min(pause * 2, 8.0)
+
     def clients(self):
         return client_rows(self.call("GET", "List"))
 
@@ -272,7 +327,8 @@ class CippClient:
         config = answer.get("Results") if isinstance(answer, dict) else None
         problems = result_problems(answer)
         if problems or not isinstance(config, dict) or "ClientIDs" not in config:
-            raise ModuleError("CIPP-API GetAzureConfiguration failed: %s" % ("; ".join(problems) or str(answer)[:300]))
+            raise ModuleError("CIPP-API GetAzureConfiguration failed: %s" % ("; ".join(problems) or str(answer)[:300]),
+                              status=200)
         return config
 
 
@@ -296,18 +352,22 @@ class ApiClientIps:
         client = CippClient(self.params)
         rows = client.clients()
         row = find_client(rows, self.params["api_client"])
-        plan = plan_ranges(row, self.params, self.caller_id(client))
+        caller = self.caller_id(client)
+        plan = plan_ranges(row, self.params, caller)
         self.warnings.extend(plan["warnings"])
         save = self.save_needed(client, rows)
+        if save:
+            self.refuse_dropping_caller(rows, caller)  # before any write
+        result = {"changed": plan["changed"] or save, "saved_azure_config": save}
         if not self.module.check_mode:
             if save and plan["locks_out_controller"]:
-                self.save_azure_config(client)  # afterwards CIPP will refuse this controller
+                self.save_azure_config(client, result)  # afterwards CIPP will refuse this controller
             if plan["changed"]:
                 self.write(client, row, plan)
             if save and not plan["locks_out_controller"]:
-                self.save_azure_config(client)
+                self.save_azure_config(client, result)
         after = dict(row, IPRange=shown(plan["after_kind"], plan["after"]))
-        result = {"changed": plan["changed"] or save, "saved_azure_config": save, "api_client": public_client(after)}
+        result["api_client"] = public_client(after)
         if self.module._diff:
             label = "CIPP-API client %r (%s)" % (row.get("AppName"), row["ClientId"])
             result["diff"] = make_diff({"allowed_ip_ranges": shown(plan["before_kind"], plan["before"])},
@@ -321,19 +381,26 @@ class ApiClientIps:
         return result
 
     def write(self, client, row, plan):
+        """AddUpdate, then judge by what CIPP stored: its answer may carry a warning written after the table was."""
         answer = self.module.write("POST", "AddUpdate", add_update_body(row, plan["after"]), client=client, current=row)
         problems = result_problems(answer)
-        if problems:
-            raise ModuleError("CIPP-API AddUpdate of %r did not apply cleanly: %s" % (row.get("AppName"), "; ".join(problems)))
         try:
             stored = read_ranges(find_client(client.clients(), row["ClientId"]))
         except ModuleError as exc:
-            if plan["locks_out_controller"] and exc.details.get("status") == 403:
+            if plan["locks_out_controller"] and exc.details.get("denial") == "ip_blocked" and (
+                    not problems or only_mcp_warnings(problems)):
                 self.warnings.append("as forced, this controller is now outside the client's ranges: CIPP refused the "
-                                     "read-back (%s)" % DENIED_HINT)
+                                     "read-back (%s)" % "; ".join([str(exc)] + problems))
                 return
             raise
-        if stored != (plan["after_kind"], plan["after"]):
+        applied = stored == (plan["after_kind"], plan["after"])
+        if problems and not (applied and only_mcp_warnings(problems)):
+            raise ModuleError("CIPP-API AddUpdate of %r did not apply cleanly (%s): %s"
+                              % (row.get("AppName"), "the ranges were stored" if applied else "CIPP holds %s"
+                                 % shown(*stored), "; ".join(problems)))
+        if problems:
+            self.warnings.append("CIPP stored the ranges of %r but warned: %s" % (row.get("AppName"), "; ".join(problems)))
+        if not applied:
             raise ModuleError("CIPP-API stored %s for %r, not the requested %s"
                               % (shown(*stored), row.get("AppName"), shown(plan["after_kind"], plan["after"])))
 
@@ -341,13 +408,36 @@ class ApiClientIps:
         mode = self.params["save_azure_config"]
         if mode == "never":
             return False
-        return mode == "always" or azure_config_pending(rows, client.azure_config())
+        if mode == "always":
+            return True
+        try:
+            return azure_config_pending(rows, client.azure_config())
+        except ModuleError as exc:
+            if exc.details.get("status") != 200:
+                raise  # no answer, 401/403/5xx: CIPP itself refused, the write would fail too
+            # an IP change takes effect without a save: do not fail it because the save state is unreadable
+            self.warnings.append("could not tell whether Save Azure Configuration is pending, so it did not run (%s)"
+                                 % exc)
+            return False
 
-    def save_azure_config(self, client):
+    def refuse_dropping_caller(self, rows, caller):
+        """Save Azure Configuration keeps only enabled clients: never let it drop this controller's own."""
+        if not caller:
+            return
+        own = [r for r in rows if str(r["ClientId"]).lower() == str(caller).lower()]
+        if not own or own[0].get("Enabled") is not True:
+            raise InvalidOption("save_azure_config", self.params["save_azure_config"], "Save Azure Configuration would "
+                                "drop this controller's own API client %s from the Function App's allowed clients (%s "
+                                "in CIPP), and every later call would get 401; enable it in CIPP first, or set "
+                                "save_azure_config=never" % (caller, "not enabled" if own else "not listed"))
+
+    def save_azure_config(self, client, result):
         problems = result_problems(self.module.write("POST", "SaveToAzure", {}, client=client))
         if problems:
             raise ModuleError("CIPP-API SaveToAzure failed: %s" % "; ".join(problems))
-        self.warnings.append("Save Azure Configuration restarts CIPP; changes can take about 60 seconds")
+        result["restart_wait_seconds"] = client.wait_until_answering(self.params.get("restart_timeout") or 120)
+        self.warnings.append("Save Azure Configuration restarted CIPP; it answered again after %s s"
+                             % result["restart_wait_seconds"])
 
 
 def list_clients(module):

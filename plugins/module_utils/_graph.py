@@ -53,6 +53,10 @@ FORBIDDEN_HINTS = (
                         + GDAP_READ),
     ("/auditLogs", "missing permission: reading sign-ins needs AuditLog.Read.All (and a Security Reader or "
                    "Reports Reader role through GDAP)"),
+    ("/tenantRelationships/findTenantInformationByTenantId", "missing permission: reading other tenants' basic "
+                                                              "information needs CrossTenantInformation.ReadBasic.All"),
+    ("/tenantRelationships", "missing permission: reading GDAP relationships needs DelegatedAdminRelationship.Read.All "
+                             "in the MSP (partner) tenant"),
 )
 CODE_HINTS = {
     "Authentication_RequestFromNonPremiumTenantOrB2CTenant":

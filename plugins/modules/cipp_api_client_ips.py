@@ -22,6 +22,15 @@ description:
   - The stored ranges are read back after writing; a mismatch fails the task. CIPP answers errors with HTTP 200 and a
     C(state) of C(error) or C(warning); any of them fails the task with CIPP's own text.
   - IP ranges take effect on the next request without Save Azure Configuration; that only syncs which clients are enabled.
+  - "Side effects of CIPP's AddUpdate, even when only the ranges change: CIPP re-runs its API-client setup for the
+    client (C(New-CIPPAPIConfig)): it adds a missing C(api://<client id>) identifier URI to the app registration and
+    creates a missing service principal. That needs the CIPP app (CIPP-SAM) to hold the Graph application permissions
+    C(Application.ReadWrite.All) and C(Directory.ReadWrite.All); without them CIPP answers an error and stores
+    nothing. For a client with MCP allowed, CIPP then reconfigures the app registration as the MCP resource and, if
+    that fails, answers a warning after the ranges were stored: the module reads the client back and reports such
+    a warning as a warning when the stored ranges are the requested ones."
+  - CIPP answers a refused call with HTTP 403 and one of several texts; the module says which it is (the caller's
+    address is outside its client's Allowed IP Ranges, or the client's role lacks the permission).
 extends_documentation_fragment:
   - msp.conditional_access.graph
   - msp.conditional_access.cipp
@@ -47,20 +56,27 @@ options:
     description:
       - V(auto) runs Save Azure Configuration only when the enabled clients differ from the saved configuration,
         as the CIPP UI does. V(always) runs it every time (and reports a change). V(never) leaves it alone.
-      - Save Azure Configuration restarts CIPP; changes can take about 60 seconds.
+      - Save Azure Configuration restarts CIPP (its UI warns of up to 60 seconds); the module then waits until CIPP
+        answers again, for at most O(restart_timeout) seconds.
+      - It is refused when the controller's own API client is not enabled in CIPP, because the save would drop it
+        from the Function App's allowed clients and lock this controller out.
+      - With V(auto), an unreadable Azure configuration is a warning, and no save runs; an IP change does not need one.
     type: str
     choices: [auto, always, never]
     default: auto
   controller_ip:
     description:
       - Public address this controller calls CIPP from. When the target is the controller's own API client, a
-        list that does not contain it is refused unless O(force=true).
-      - Without it, the module warns when the target is the controller's own client.
+        change of its ranges is refused unless this address is set and inside the new ranges, or O(force=true).
     type: str
+  restart_timeout:
+    description: Seconds to wait for CIPP to answer again after Save Azure Configuration.
+    type: int
+    default: 120
   force:
     description:
-      - Apply a list that would lock the controller out of its own API client. The read-back is then refused by
-        CIPP, which the module reports as a warning.
+      - Apply a list that would lock the controller out of its own API client, or change that client's ranges
+        without O(controller_ip). If CIPP then refuses the read-back, the module reports it as a warning.
     type: bool
     default: false
 author:
@@ -137,6 +153,11 @@ saved_azure_config:
   description: Whether Save Azure Configuration ran (or would run, in check mode).
   returned: always
   type: bool
+restart_wait_seconds:
+  description: Seconds CIPP took to answer again after Save Azure Configuration.
+  returned: when Save Azure Configuration ran
+  type: float
+  sample: 12.0
 """
 
 from ansible_collections.msp.conditional_access.plugins.module_utils._cipp import CIPP_ARGUMENT_SPEC, ApiClientIps
@@ -152,6 +173,7 @@ def main():
         save_azure_config=dict(type="str", default="auto", choices=["auto", "always", "never"]),
         controller_ip=dict(type="str"),
         force=dict(type="bool", default=False),
+        restart_timeout=dict(type="int", default=120),
     )
     module = GraphModule(supports_check_mode=True, argument_spec=spec)
     module.run(ApiClientIps(module).ensure)

@@ -476,6 +476,7 @@ def ca_requests_by_task(sandbox, tenant):
 def test_part_b_full_cycle_on_plain_v1_and_pacing(sandbox, run_playbook, tenant):
     """Part B as written, Graph v1.0 accepting every-time sign-in frequency: create, no-op, modify (check mode
     first), delete; every task spaces its Conditional Access requests to the tenant about a second apart."""
+    sandbox.client.set_faults(tenant=tenant, everytime_v1_accepted=True)  # the beta docs' reading, on v1.0
     part_b = example("Part B")
     svc = "cipp-svc@contoso-msp.onmicrosoft.com"
     created = run(run_playbook, tenant, [part_b])

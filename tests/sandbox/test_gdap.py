@@ -96,6 +96,8 @@ def test_batch_runs_each_sub_request_and_logs_it(msp_graph, sandbox):
     assert [(e["path"], e["status"], e.get("batch") is not None) for e in entries] == [
         ("/v1.0" + r["url"], s, True) for r, s in zip(requests_, (200, 200, 404, 400))] + [("/v1.0/$batch", 200, False)]
 
+    assert sandbox.client.counters()["writes"] == {} and not sandbox.client.writes()  # reads, batched or not
+
     too_many = [{"id": str(n), "method": "GET", "url": info_path(FABRIKAM)[5:]} for n in range(21)]
     refused = msp_graph.call("POST", "/v1.0/$batch", {"requests": too_many})
     assert refused.status_code == 400 and "20" in refused.json()["error"]["message"]

@@ -73,12 +73,12 @@ def test_valid_edge_cases_are_accepted(graph):
     graph.create(POLICIES, new_policy(
         conditions=conditions(userRiskLevels=["high"]),
         grantControls={"operator": "AND", "builtInControls": ["mfa", "passwordChange"]}))
-    every_time = graph.create(POLICIES, new_policy(sessionControls={"signInFrequency": {
+    every_time = graph.create(POLICIES.replace("v1.0", "beta"), new_policy(sessionControls={"signInFrequency": {
         "isEnabled": True, "frequencyInterval": "everyTime", "authenticationType": "primaryAndSecondaryAuthentication"}}))
     assert every_time["sessionControls"]["signInFrequency"]["frequencyInterval"] == "everyTime"
 
 
-def test_everytime_requires_beta_switch(graph, sandbox_reset):
+def test_everytime_requires_beta_switch_gives_1038(graph, sandbox_reset):
     sandbox_reset.client.set_faults(tenant=graph.tenant, everytime_requires_beta=True)
     body = new_policy(sessionControls={"signInFrequency": {"isEnabled": True, "frequencyInterval": "everyTime"}})
     assert graph.error("POST", POLICIES, body).startswith("1038:")

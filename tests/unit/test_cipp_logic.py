@@ -3,8 +3,8 @@
 import pytest
 
 from ansible_collections.msp.conditional_access.plugins.module_utils._cipp import (
-    ANY_IP, DENY_ALL, RESTRICTED, add_update_body, azure_config_pending, canonical_ranges, client_rows, find_client,
-    plan_ranges, public_client, read_ranges, result_problems)
+    ANY_IP, DENY_ALL, RESTRICTED, CippClient, add_update_body, azure_config_pending, canonical_ranges, classify_denial,
+    client_rows, find_client, only_mcp_warnings, plan_ranges, public_client, read_ranges, result_problems)
 from ansible_collections.msp.conditional_access.plugins.module_utils._module import InvalidOption, ModuleError
 
 ME = "11111111-1111-4111-8111-111111111111"
@@ -111,7 +111,11 @@ def test_plan_self_lockout_guard():
     assert plan_ranges(mine, params(["203.0.113.0/24"], controller_ip="203.0.113.10"), ME)["locks_out_controller"] is False
     forced = plan_ranges(mine, params(["198.51.100.0/24"], controller_ip="203.0.113.10", force=True), ME)
     assert forced["locks_out_controller"] is True
-    assert "set controller_ip" in plan_ranges(mine, params(["198.51.100.0/24"]), ME)["warnings"][0]
+    # the controller's address unknown: its own client is not changed unless forced
+    with pytest.raises(InvalidOption, match=r"controller_ip=None: 'RMM integration' is this controller's own API client"):
+        plan_ranges(mine, params(["198.51.100.0/24"]), ME)
+    assert plan_ranges(mine, params(["198.51.100.0/24"], force=True), ME)["locks_out_controller"] is True
+    assert plan_ranges(mine, params(["203.0.113.10/32"]), ME)["changed"] is False  # nothing to change: no refusal
     # another client: no guard
     assert plan_ranges(row(), params(["198.51.100.0/24"], controller_ip="203.0.113.10"), ME)["warnings"] == []
     with pytest.raises(InvalidOption, match="controller_ip='office'"):
@@ -139,3 +143,49 @@ def test_public_client_has_no_secret_fields_and_flags():
     out = public_client(row(ranges=[], ClientSecret="s3cr3t"), saved_ids={RMM})
     assert "s3cr3t" not in str(out) and out["denies_all"] is True and out["unrestricted"] is False
     assert out["saved_to_azure"] is True and public_client(row())["unrestricted"] is True
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("Access to this CIPP API endpoint is not allowed, the API Client does not have the required permission", "ip_blocked"),
+    ("Access to this CIPP API endpoint is not allowed, the 'readonly' base role does not have the required permission: "
+     "CIPP.Extension.ReadWrite", "role"),
+    ("Access to this CIPP API endpoint is not allowed, you do not have the required permission: CIPP.Extension.ReadWrite",
+     "role"),
+    ("Access to this CIPP API endpoint is not allowed, the custom role 'x' has blocked this endpoint: ExecApiClient", "role"),
+    ("Your CIPP subscription has ended. Access to this instance is no longer available.", "subscription"),
+    ("something else", "unknown"),
+])
+def test_403_texts_classified(text, kind):
+    assert classify_denial(text)[0] == kind
+
+
+def test_only_the_mcp_warning_is_benign():
+    assert only_mcp_warnings(["Client saved, but MCP app configuration failed: Forbidden"])
+    assert not only_mcp_warnings([])
+    assert not only_mcp_warnings(["Client saved, but MCP app configuration failed: x", "'a' is not a valid IP address"])
+
+
+class Restarting(CippClient):
+    """A CippClient whose answers are scripted statuses (None: no connection) and whose clock is the sleeps."""
+
+    def __init__(self, statuses):
+        self.statuses, self.slept, self.calls = list(statuses), [], 0
+
+    def _send(self, method, endpoint, params=None, json_body=None):
+        self.calls += 1
+        status = self.statuses.pop(0) if self.statuses else 200
+        if status != 200:
+            raise ModuleError("CIPP-API GET me failed: HTTP %s" % status, **({} if status is None else {"status": status}))
+        return {}
+
+
+def test_wait_until_answering_is_bounded():
+    client = Restarting([502, None, 503, 200])
+    assert client.wait_until_answering(60, sleep=client.slept.append, clock=lambda: sum(client.slept)) == 7.0
+    assert client.slept == [1.0, 2.0, 4.0] and client.calls == 4
+    forbidden = Restarting([503, 403])  # an answer, even a refusal, ends the wait
+    assert forbidden.wait_until_answering(60, sleep=forbidden.slept.append, clock=lambda: sum(forbidden.slept)) == 1.0
+    down = Restarting([503] * 50)
+    with pytest.raises(ModuleError, match="did not answer within 20 s after Save Azure Configuration"):
+        down.wait_until_answering(20, sleep=down.slept.append, clock=lambda: sum(down.slept))
+    assert sum(down.slept) <= 20

@@ -145,3 +145,95 @@ def test_traps_give_500(api):
                                 b'{"Action":"AddUpdate","ClientId":"%s","IpRange":[],"IPRange":[]}' % RMM.encode(),
                                 {"appid": ME, "aud": "api://" + ME}, "127.0.0.1")[::2]
     assert status == 500 and b"different casing" in answer
+
+
+# -- issue 16: roles as permission sets, /api/me, audiences, AddUpdate side effects, the restart after a save
+
+def test_custom_role_is_a_permission_set(api):
+    api.custom_roles["ca-automation"] = {"Permissions": ["CIPP.Extension.ReadWrite", "Tenant.ConditionalAccess.Read"]}
+    api.custom_roles["read-only-custom"] = {"Permissions": ["CIPP.Core.Read"]}
+    api.custom_roles["blocked"] = {"Permissions": ["CIPP.Extension.ReadWrite"], "BlockedEndpoints": ["ExecApiClient"]}
+    api.clients[RO.lower()]["Role"] = "ca-automation"
+    assert call(api, "List", caller=RO)[0] == 200
+    api.clients[RO.lower()]["Role"] = "read-only-custom"
+    status, text = call(api, "List", caller=RO)
+    assert status == 403 and text == ("Access to this CIPP API endpoint is not allowed, you do not have the required "
+                                      "permission: CIPP.Extension.ReadWrite")
+    api.clients[RO.lower()]["Role"] = "blocked"
+    assert call(api, "List", caller=RO) == (403, "Access to this CIPP API endpoint is not allowed, the custom role "
+                                                 "'blocked' has blocked this endpoint: ExecApiClient")
+
+
+def test_role_grant_compares_permission_sets(api):
+    api.custom_roles["ext-only"] = {"Permissions": ["CIPP.Extension.ReadWrite"]}
+    api.custom_roles["settings"] = {"Permissions": ["CIPP.AppSettings.ReadWrite"]}
+    ok = call(api, "AddUpdate", {"ClientId": RMM, "Role": {"value": "ext-only"}})[1]
+    assert ok == ["API client updated"] and api.clients[RMM.lower()]["Role"] == "ext-only"
+    denied = call(api, "AddUpdate", {"ClientId": RMM, "Role": {"value": "settings"}})[1]
+    assert denied == [{"resultText": "You do not have sufficient permissions to manage an API client with the 'settings' "
+                                     "role; it grants permissions beyond your own.", "state": "error"}]
+    assert call(api, "AddUpdate", {"ClientId": RMM, "Role": {"value": "nope"}})[1][0]["resultText"] == \
+        "The role 'nope' does not exist."
+    assert "cannot be assigned" in call(api, "AddUpdate", {"ClientId": RMM, "Role": {"value": "anonymous"}})[1][0][
+        "resultText"]
+
+
+def test_me_lists_only_roles_that_are_not_built_in(api):
+    assert call(api, "me", path="/api/me")[1] == {"clientPrincipal": {"appId": ME, "appRole": []}, "permissions": []}
+    api.custom_roles["ca-automation"] = {"Permissions": ["CIPP.Extension.ReadWrite"]}
+    api.clients[ME.lower()]["Role"] = "ca-automation"
+    assert call(api, "me", path="/api/me")[1] == {"clientPrincipal": {"appId": ME, "appRole": ["ca-automation"]},
+                                                  "permissions": ["CIPP.Extension.ReadWrite"]}
+
+
+def test_unknown_role_lets_the_call_through_as_cipp_reads_unless_switched(api):
+    api.clients[RO.lower()]["Role"] = ""  # no role: cipp-api, which does not exist
+    assert call(api, "List", caller=RO)[0] == 200
+    api.faults["unknown_role_denied"] = True
+    status, text = call(api, "List", caller=RO)
+    assert status == 403 and "you do not have the required permission: CIPP.Extension.ReadWrite" in text
+
+
+def test_bare_app_id_audience(api):
+    assert call(api, "List", aud=ME)[0] == 200  # ME is the first saved client: EasyAuth's registration client id
+    assert call(api, "List", caller=RO, aud=RO)[0] == 401
+    api.faults["bare_audience"] = "all"
+    assert call(api, "List", caller=RO, aud=RO)[0] != 401
+    api.faults["bare_audience"] = "none"
+    assert call(api, "List", aud=ME)[0] == 401
+
+
+def test_mcp_warning_comes_after_the_table_was_written(api):
+    status, answer = call(api, "AddUpdate", {"ClientId": RMM, "IPRange": [{"value": "1.2.3.4"}], "MCPAllowed": True})
+    assert status == 200 and answer[0] == "API client updated" and answer[1]["state"] == "warning"
+    assert answer[1]["resultText"].startswith("Client saved, but MCP app configuration failed:")
+    assert stored(api) == '"1.2.3.4"' and api.clients[RMM.lower()]["MCPAllowed"] is True
+    assert api.log[-1]["write"] is True
+    api.faults["mcp_config_fails"] = False
+    answer = call(api, "AddUpdate", {"ClientId": RMM, "IPRange": [{"value": "1.2.3.4"}], "MCPAllowed": True})[1]
+    assert answer == ["API client updated", "MCP resource URIs and v2 tokens configured on the app registration. Run "
+                                            "Save to Azure to apply the changes."]
+
+
+def test_add_update_runs_the_api_client_setup(api):
+    calls = []
+    api.app_setup = lambda client_id, name: calls.append((client_id, name)) or {"identifier_uri_repaired": True}
+    call(api, "AddUpdate", {"ClientId": RMM, "IPRange": [{"value": "1.2.3.4"}]})
+    assert calls == [(RMM, "RMM integration")] and api.setup_runs == [{"identifier_uri_repaired": True, "ClientId": RMM}]
+    api.faults["api_config_fails"] = True
+    call(api, "AddUpdate", {"ClientId": RMM, "IPRange": [{"value": "1.2.3.4"}]})
+    assert len(calls) == 1  # the setup threw: nothing ran after it
+
+
+def test_save_restarts_cipp_for_n_seconds(api, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr("sandbox.cipp.time.monotonic", lambda: clock[0])
+    api.faults["restarting"] = 30
+    assert call(api, "SaveToAzure", {})[0] == 200
+    assert [call(api, "List")[0] for _ in range(3)] == [502, 503, 502]
+    assert call(api, "me", path="/api/me")[0] in (502, 503)
+    clock[0] += 31
+    assert call(api, "List")[0] == 200
+    api.faults["restarting"] = 0
+    call(api, "SaveToAzure", {})
+    assert call(api, "List")[0] == 200

@@ -1,0 +1,62 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, msp.conditional_access contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Check a role's inputs against its meta/argument_specs.yml, naming the variable the user set.
+
+Ansible's own role validation names the role variable (``technician_access_policy_state``) although the user
+set the common one its default reads (``technician_policy_state``), and prints the whole argument spec with
+every failure. This runs the same validator (ArgumentSpecValidator) one option at a time and reports each
+error under the variable the value came from, without the spec.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ansible.errors import AnsibleError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.msp.conditional_access.plugins.plugin_utils._role_inputs import source_variables
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        task_vars = task_vars or {}
+        role = self._task._role
+        if role is None:
+            raise AnsibleError("check_role_inputs runs inside a role (include_role tasks_from: inputs)")
+        path = role._role_path
+        spec = (self._loader.load_from_file(os.path.join(path, "meta", "argument_specs.yml"))
+                ["argument_specs"]["main"].get("options") or {})
+        defaults_file = os.path.join(path, "defaults", "main.yml")
+        defaults = (self._loader.load_from_file(defaults_file) if os.path.exists(defaults_file) else None) or {}
+
+        errors = []
+        for name in sorted(spec):
+            if name not in task_vars:
+                continue
+            raw = task_vars[name]
+            from_default = name in defaults and raw == defaults[name]
+            shown = " or ".join(source_variables(raw, set(task_vars), exclude=set(spec))) if from_default else ""
+            shown = shown or name
+            try:
+                value = self._templar.template(raw)
+            except AnsibleError as exc:
+                errors.append("%s: %s" % (shown, str(exc).splitlines()[0]))
+                continue
+            checked = ArgumentSpecValidator({name: spec[name]}).validate({name: value}, validate_role_argument_spec=True)
+            errors.extend(msg.replace(name, shown) for msg in checked.error_messages)
+
+        result["changed"] = False
+        if errors:
+            result["failed"] = True
+            result["msg"] = "%s (role %s): %s. Nothing was written." % (
+                task_vars.get("inventory_hostname", ""), role.get_name(include_role_fqcn=False), "; ".join(errors))
+        else:
+            result["msg"] = "%d inputs of %s are valid" % (len(spec), role.get_name(include_role_fqcn=False))
+        return result
