@@ -122,10 +122,24 @@ def test_a_silent_no_op_is_an_error_not_changed(sandbox, run):
     assert stored(sandbox, "Noop")["state"] == "enabledForReportingButNotEnforced"
 
 
+def test_a_silent_no_op_on_a_named_location_is_an_error(sandbox, run):
+    location = "msp.conditional_access.ca_named_location"
+    ok(run(("make", location, {"display_name": "Office", "ip_ranges": ["203.0.113.0/24"]})), "make")
+    sandbox.client.set_faults(tenant=msp_tenant_id(), patch_noop=True)
+    out = run(("grow", location, {"display_name": "Office", "ip_ranges": ["203.0.113.0/24", "198.51.100.0/24"]})
+              ).task("grow")
+    assert out["failed"] is True and "ipRanges" in out["msg"]
+    [stored_location] = [loc for loc in sandbox.client.locations(msp_tenant_id()) if loc["displayName"] == "Office"]
+    assert len(stored_location["ipRanges"]) == 1
+
+
 def test_a_silent_no_op_on_a_client_exclusion_is_an_error(sandbox, run):
     sandbox.client.set_faults(tenant=FABRIKAM, patch_noop=True)
     out = run(("x", EXCLUSION, {"mode": "gdap", "msp_tenant_id": msp_tenant_id()}), tenant=FABRIKAM).task("x")
-    assert out["failed"] is True
+    assert out["failed"] is True and "reads back otherwise" in out["msg"] and out.get("changed") is not True
+    assert {p["action"] for p in out["policies"]} >= {"failed"}
+    verify = [e for e in sandbox.client.log(tenant=FABRIKAM) if e["method"] == "GET" and e["path"].endswith(PATH)]
+    assert len(verify) == 2  # the plan's listing and one listing that reads every write back
 
 
 # -- keywords and names ---------------------------------------------------------------------------------------
