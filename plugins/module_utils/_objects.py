@@ -235,5 +235,6 @@ def policies(module, read_back=True):
 
 
 def named_locations(module):
-    # a location's ranges are the task's, whole (declarative): no re-read; the PATCH answer is trusted
-    return Endpoint(module, LOCATIONS, "named location", read_back=False)
+    # a location's ranges are the task's, whole (declarative): no re-read before the PATCH; after it, one read
+    # back, compared with what was asked (a PATCH answers 204 without a body)
+    return Endpoint(module, LOCATIONS, "named location")

@@ -128,7 +128,7 @@ def test_a_silent_no_op_on_a_named_location_is_an_error(sandbox, run):
     sandbox.client.set_faults(tenant=msp_tenant_id(), patch_noop=True)
     out = run(("grow", location, {"display_name": "Office", "ip_ranges": ["203.0.113.0/24", "198.51.100.0/24"]})
               ).task("grow")
-    assert out["failed"] is True and "ipRanges" in out["msg"]
+    assert out.get("failed") is True and "ipRanges" in out["msg"], out
     [stored_location] = [loc for loc in sandbox.client.locations(msp_tenant_id()) if loc["displayName"] == "Office"]
     assert len(stored_location["ipRanges"]) == 1
 
