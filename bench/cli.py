@@ -17,19 +17,24 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import oracle
+from bench import cpu_split, oracle
 from bench.harness import (REPO, LoadMonitor, ansible_playbook, bench_env, client_tenants, log_since,
                            play_recap, process_cpu_s, run_measured, traffic, write_inventory)
 
 RESULTS = REPO / "bench" / "results"
 COLLECTION_PLAYBOOK = REPO / "playbooks" / "client_tenants.yml"
 BASELINE_PLAYBOOK = REPO / "bench" / "baseline" / "client_tenants_uri.yml"
-RUNS = (  # key, label, playbook, check mode, diff
-    ("check", "collection: check mode (--check --diff)", COLLECTION_PLAYBOOK, True, True),
-    ("apply", "collection: apply", COLLECTION_PLAYBOOK, False, False),
-    ("steady", "collection: second apply (steady state)", COLLECTION_PLAYBOOK, False, False),
-    ("baseline", "baseline (uri): apply", BASELINE_PLAYBOOK, False, False),
-    ("baseline_steady", "baseline (uri): second apply", BASELINE_PLAYBOOK, False, False),
+MODULE_PATH = ("-e", "msp_conditional_access_in_process=false")   # the module process, as before the action plugins
+RUNS = (  # key, label, playbook, check mode, diff, extra ansible-playbook arguments
+    ("check", "collection: check mode (--check --diff)", COLLECTION_PLAYBOOK, True, True, ()),
+    ("apply", "collection: apply", COLLECTION_PLAYBOOK, False, False, ()),
+    ("steady", "collection: second apply (steady state)", COLLECTION_PLAYBOOK, False, False, ()),
+    ("module_check", "before (module process): check mode", COLLECTION_PLAYBOOK, True, True, MODULE_PATH),
+    ("module_apply", "before (module process): apply", COLLECTION_PLAYBOOK, False, False, MODULE_PATH),
+    ("module_steady", "before (module process): second apply", COLLECTION_PLAYBOOK, False, False, MODULE_PATH),
+    ("baseline_check", "baseline (uri): check mode", BASELINE_PLAYBOOK, True, True, ()),
+    ("baseline", "baseline (uri): apply", BASELINE_PLAYBOOK, False, False, ()),
+    ("baseline_steady", "baseline (uri): second apply", BASELINE_PLAYBOOK, False, False, ()),
 )
 
 
@@ -51,6 +56,12 @@ def parse_args(argv=None):
     parser.add_argument("--quick", action="store_true", help="smoke run: 8 tenants x 8 policies, forks 5,10")
     parser.add_argument("--large", action="store_true", help="the larger run: 500 tenants x 20 policies")
     parser.add_argument("--no-profile", action="store_true", help="skip the single-module profile")
+    parser.add_argument("--before", default="check,apply,steady",
+                        help="runs of the module path (before the action plugins) at the primary fork level: any of "
+                             "check,apply,steady, or none (default: all three)")
+    parser.add_argument("--no-baseline-apply", action="store_true",
+                        help="measure only the baseline's steady state, on the state the collection applied (its "
+                             "apply takes the longest)")
     parser.add_argument("--out", default=str(RESULTS), help="where report.md, chart.png, results.json go")
     args = parser.parse_args(argv)
     if args.quick:
@@ -116,14 +127,16 @@ class Bench:
         self.seq = 0
 
     # -- one run --------------------------------------------------------------------------------
-    def measure(self, key, label, playbook, forks, check, diff, fleet="all"):
+    def measure(self, key, label, playbook, forks, check, diff, fleet="all", extra=()):
         inventory, tenants = self.fleets[fleet]
-        cmd = ansible_playbook(playbook, inventory, forks, check=check, diff=diff)
+        cmd = ansible_playbook(playbook, inventory, forks, check=check, diff=diff, extra=extra)
         out = self.workdir / ("%s-f%d-%s.out" % (key, forks, fleet))
+        split_dir = self.workdir / ("split-%s-f%d-%s" % (key, forks, fleet))
+        split_dir.mkdir()
         before = self.monitor.window()
         sandbox_cpu = process_cpu_s(self.sandbox_pid) if self.sandbox_pid else 0.0
         self_cpu = sum(os.times()[:2])
-        measured = run_measured(cmd, bench_env(self.sandbox.env), out, timeout=3600)
+        measured = run_measured(cmd, bench_env(self.sandbox.env, **cpu_split.env(split_dir)), out, timeout=3600)
         after = self.monitor.window()
         sandbox_cpu = (process_cpu_s(self.sandbox_pid) if self.sandbox_pid else 0.0) - sandbox_cpu
         self_cpu = sum(os.times()[:2]) - self_cpu
@@ -140,6 +153,7 @@ class Bench:
                    changes_per_tenant=sum(self.to_change[t] for t in tenants) / n,
                    sandbox_cpu_s=sandbox_cpu, machine_busy_cpu_s=busy, machine_capacity_cpu_s=capacity,
                    others_cpu_s=max(busy - measured["cpu_s"] - sandbox_cpu - self_cpu, 0.0),
+                   cpu_split=cpu_split.summarize(split_dir, measured["cpu_s"]),
                    output=str(out))
         self.runs.append(run)
         if not recap:
@@ -165,14 +179,14 @@ class Bench:
 
     def group(self, forks, keys, fleet="all"):
         """Runs that share one sandbox state: reset, then e.g. check -> apply -> steady."""
-        spec = {key: (label, playbook, check, diff) for key, label, playbook, check, diff in RUNS}
+        spec = {run[0]: run[1:] for run in RUNS}
         self.reset()
         for key in keys:
-            label, playbook, check, diff = spec[key]
-            run = self.measure(key, label, playbook, forks, check, diff, fleet)
-            if key == "check":
+            label, playbook, check, diff, extra = spec[key]
+            run = self.measure(key, label, playbook, forks, check, diff, fleet, extra)
+            if key.endswith("check"):
                 run["writes_ok"] = run["traffic"]["totals"]["writes"] == 0
-            if key in ("apply", "baseline"):
+            if key in ("apply", "baseline", "module_apply"):
                 self.verify(run)
 
     def plan(self):
@@ -180,8 +194,14 @@ class Bench:
         then the fork sweep on the sweep fleet, as far as the budget goes."""
         primary = self.args.primary_forks
         sweep = [f for f in self.args.fork_levels if f != primary or "sweep" in self.separate_sweep()]
-        plan = [(primary, ("check", "apply", "steady"), "all", True),
-                (primary, ("baseline", "baseline_steady"), "all", True)]
+        before = tuple("module_" + k for k in ("check", "apply", "steady") if k in self.args.before.split(","))
+        if self.args.no_baseline_apply:
+            # the baseline's steady state on the state the collection applied (same policies, nothing to change)
+            plan = [(primary, ("check", "apply", "steady", "baseline_steady"), "all", True)]
+        else:
+            plan = [(primary, ("check", "apply", "steady"), "all", True),
+                    (primary, ("baseline_check", "baseline", "baseline_steady"), "all", True)]
+        plan += [(primary, before, "all", True)] if before else []
         plan += [(f, ("apply", "steady"), "sweep", False) for f in sweep]
         plan += [(f, ("baseline", "baseline_steady"), "sweep", False) for f in sweep]
         plan += [(f, ("check",), "sweep", False) for f in sweep]

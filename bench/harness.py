@@ -65,15 +65,83 @@ def run_measured(cmd, env, out_path, timeout=3600, cwd=REPO):
                                 start_new_session=True)
         timer = threading.Timer(timeout, _kill_group, (proc.pid,))
         timer.start()
+        memory = TreeMemory(proc.pid).start()
         try:
             _pid, status, usage = os.wait4(proc.pid, 0)
         finally:
             timer.cancel()
+            memory.stop()
         wall = time.monotonic() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     return {"rc": proc.returncode, "wall_s": wall, "cpu_user_s": usage.ru_utime, "cpu_sys_s": usage.ru_stime,
             "cpu_s": usage.ru_utime + usage.ru_stime, "maxrss_mb": usage.ru_maxrss / 1024.0,
+            "tree_peak_rss_mb": memory.peak_rss_mb, "tree_peak_pss_mb": memory.peak_pss_mb,
+            "tree_peak_processes": memory.peak_processes,
             "timed_out": wall >= timeout}
+
+
+class TreeMemory:
+    """Peak memory of a whole process tree (``root`` and its descendants), sampled from /proc twice a second.
+
+    wait4's ru_maxrss is the largest single process; the tree's footprint is the sum over the processes alive
+    at one moment. RSS counts the pages forked workers share with the main process once per process; PSS
+    divides each shared page among its sharers, so the PSS sum is what the tree really occupies.
+    """
+
+    def __init__(self, root, interval=0.5):
+        self.root = root
+        self.interval = interval
+        self.peak_rss_mb = self.peak_pss_mb = 0.0
+        self.peak_processes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _members(self):
+        """The root and its descendants (workers call setsid(), so the session would miss them)."""
+        children = {}
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry.name))   # field 4: the parent pid
+        todo = [self.root]
+        while todo:
+            pid = todo.pop()
+            yield "/proc/%d" % pid
+            todo.extend(children.get(pid, ()))
+
+    def sample(self):
+        rss = pss = 0
+        count = 0
+        for path in self._members():
+            try:
+                text = Path(path, "smaps_rollup").read_text()
+            except OSError:
+                continue
+            count += 1
+            for line in text.splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+        self.peak_rss_mb = max(self.peak_rss_mb, rss / 1024.0)
+        self.peak_pss_mb = max(self.peak_pss_mb, pss / 1024.0)
+        self.peak_processes = max(self.peak_processes, count)
+
+    def _loop(self):
+        while not self._stop.wait(self.interval):
+            self.sample()
 
 
 def _kill_group(pid):

@@ -37,12 +37,13 @@ def ansible_env(sandbox_env):
 def one_run(handle, config, env):
     since = handle.client.log()[-1]["seq"] if handle.client.log() else 0
     started = time.monotonic()
-    proc = subprocess.run([str(BIN / "ansible-inventory"), "-i", str(config), "--list", "-vv"], env=env,
-                          capture_output=True, text=True, timeout=900)
+    listing = config.with_suffix(".json")
+    proc = subprocess.run([str(BIN / "ansible-inventory"), "-i", str(config), "--list", "-vv", "--output",
+                           str(listing)], env=env, capture_output=True, text=True, timeout=900)
     wall = time.monotonic() - started
     if proc.returncode != 0:
         raise SystemExit("ansible-inventory failed:\n" + proc.stderr[-3000:])
-    hosts = len(json.loads(proc.stdout)["_meta"]["hostvars"])
+    hosts = len(json.loads(listing.read_text())["_meta"]["hostvars"])
     match = re.search(r"gdap: (\d+) tenants in ([\d.]+) s, (\d+) requests", proc.stdout + proc.stderr)
     log = [e for e in handle.client.log(since=since) if e["api"] in ("graph", "login")]
     http = [e for e in log if not e.get("batch")]

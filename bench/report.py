@@ -6,10 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 LABELS = {"check": "collection: check mode (--check --diff)", "apply": "collection: apply",
-          "steady": "collection: second apply (steady)", "baseline": "baseline uri: apply",
+          "steady": "collection: second apply (steady)",
+          "module_check": "before (module process): check mode", "module_apply": "before (module process): apply",
+          "module_steady": "before (module process): second apply (steady)",
+          "baseline_check": "baseline uri: check mode", "baseline": "baseline uri: apply",
           "baseline_steady": "baseline uri: second apply"}
 STYLE = {"check": ("tab:blue", ":"), "apply": ("tab:blue", "-"), "steady": ("tab:blue", "--"),
-         "baseline": ("tab:red", "-"), "baseline_steady": ("tab:red", "--")}
+         "module_check": ("tab:green", ":"), "module_apply": ("tab:green", "-"), "module_steady": ("tab:green", "--"),
+         "baseline_check": ("tab:red", ":"), "baseline": ("tab:red", "-"), "baseline_steady": ("tab:red", "--")}
+SPLIT = ("start-up", "auth", "graph", "module logic", "in-process runner", "ansible")
 RSS_TARGET_MB = 120
 
 
@@ -90,21 +95,46 @@ def _fmt(value, digits=1):
 
 def runs_table(data):
     lines = ["| run | tenants | forks | wall s | CPU s | CPU s/tenant | Graph req/tenant (min-max) | login req/tenant | "
-             "writes | 429 | 503 | hosts failed | state = expected | sandbox CPU s | others' CPU |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
+             "writes | 429 | 503 | hosts failed | state = expected | tree peak PSS / RSS MB (processes) | sandbox CPU s | "
+             "others' CPU |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
     for run in sorted(data["runs"], key=lambda r: (-r["tenants"], -r["forks"], list(LABELS).index(r["key"]))):
         t = run["traffic"]
         others = run["others_cpu_s"] / max(run["machine_capacity_cpu_s"], 1e-9)
         state = run.get("state_matches_expected")
-        if run["key"] == "check":
+        if run["key"].endswith("check"):
             state = "0 writes" if run.get("writes_ok") else "**WROTE**"
-        lines.append("| %s | %d | %d | %.1f | %.1f | %.2f | %.2f (%d-%d) | %.2f | %d | %d | %d | %d%s | %s | %.1f | %.0f%% |" % (
+        memory = "%.0f / %.0f (%d)" % (run["tree_peak_pss_mb"], run["tree_peak_rss_mb"], run["tree_peak_processes"]) \
+            if run.get("tree_peak_pss_mb") is not None else "n/a"
+        lines.append("| %s | %d | %d | %.1f | %.1f | %.2f | %.2f (%d-%d) | %.2f | %d | %d | %d | %d%s | %s | %s | %.1f | %.0f%% |" % (
             LABELS.get(run["key"], run["key"]), run["tenants"], run["forks"], run["wall_s"], run["cpu_s"], run["cpu_per_tenant_s"],
             t["per_tenant_mean"]["graph"], t["graph_min"], t["graph_max"], t["per_tenant_mean"]["login"],
             t["totals"]["writes"], t["totals"]["429"], t["totals"]["503"], run["hosts_failed"],
             " (rc %d)" % run["rc"] if run["rc"] else "", "n/a" if state is None else _fmt(state) if isinstance(state, bool)
-            else state, run["sandbox_cpu_s"], 100 * others))
+            else state, memory, run["sandbox_cpu_s"], 100 * others))
     return lines
+
+
+def split_table(data):
+    """Controller CPU seconds per tenant by category (bench/cpu_split), for every run that recorded it."""
+    lines = ["| run | tenants | forks | CPU s/tenant | " + " | ".join(SPLIT) + " | processes (main/worker/module) |",
+             "|---|---:|---:|---:|" + "---:|" * len(SPLIT) + "---|"]
+    for run in sorted(data["runs"], key=lambda r: (-r["tenants"], -r["forks"], list(LABELS).index(r["key"]))):
+        split = run.get("cpu_split")
+        if not split:
+            continue
+        n = run["tenants"]
+        p = split["processes"]
+        lines.append("| %s | %d | %d | %.3f | %s | %d/%d/%d |" % (
+            LABELS.get(run["key"], run["key"]), n, run["forks"], run["cpu_per_tenant_s"],
+            " | ".join("%.3f" % (split["cpu_s"][k] / n) for k in SPLIT), p.get("main", 0), p.get("worker", 0),
+            p.get("module", 0)))
+    return lines
+
+
+def _ratio_row(name, fast, slow, goal):
+    ratio = slow["wall_s"] / fast["wall_s"]
+    return (name, "%.1f s vs %.1f s: %.2fx" % (fast["wall_s"], slow["wall_s"], ratio), ratio >= goal, "")
 
 
 def targets(data):
@@ -112,34 +142,61 @@ def targets(data):
     tenants = max(fleets(data["runs"]) or [0])
     rows = []
     steady = table.get("steady", {})
-    if steady:
-        worst = max(steady.values(), key=lambda r: r["traffic"]["per_tenant_mean"]["graph"] + r["traffic"]["per_tenant_mean"]["login"])
-        t = worst["traffic"]["per_tenant_mean"]
-        graph = max(r["traffic"]["graph_max"] for r in steady.values())
+    for forks in sorted(steady):
+        run = steady[forks]
+        base = table.get("baseline_steady", {}).get(forks)
+        if base:
+            rows.append(_ratio_row("%d tenants, forks %d: steady state >= 3x faster than the baseline's" % (
+                tenants, forks), run, base, 3))
+        rows.append(("%d tenants, forks %d: steady state <= 0.25 s controller CPU per tenant" % (tenants, forks),
+                     "%.3f s" % run["cpu_per_tenant_s"], run["cpu_per_tenant_s"] <= 0.25, ""))
+        t = run["traffic"]["per_tenant_mean"]
         rows.append(("Steady state: 2 requests per tenant (token + list)",
-                     "%.2f Graph (max %d) + %.2f login requests per tenant" % (t["graph"], graph, t["login"]),
-                     graph <= 1 and t["login"] <= 1,
+                     "%.2f Graph (max %d) + %.2f login requests per tenant" % (
+                         t["graph"], run["traffic"]["graph_max"], t["login"]),
+                     run["traffic"]["graph_max"] <= 1 and t["login"] <= 1,
                      "the login side counts every request to the token endpoint and OpenID metadata"))
+        check = table.get("check", {}).get(forks)
+        if check:
+            rows.append(("%d tenants, forks %d: check mode as fast as steady state (within 10%%)" % (tenants, forks),
+                         "%.1f s vs %.1f s steady" % (check["wall_s"], run["wall_s"]),
+                         check["wall_s"] <= 1.1 * run["wall_s"], ""))
     for forks in sorted(table.get("apply", {})):
         apply, base = table["apply"][forks], table.get("baseline", {}).get(forks)
         if not base:
             continue
-        speed = base["wall_s"] / apply["wall_s"]
+        rows.append(_ratio_row("%d tenants, forks %d: apply >= 3x faster than the baseline" % (tenants, forks),
+                               apply, base, 3))
         cpu = apply["cpu_per_tenant_s"] / base["cpu_per_tenant_s"]
-        rows.append(("%d tenants, forks %d: apply >= 3x faster than the baseline" % (tenants, forks),
-                     "%.1f s vs %.1f s: %.2fx" % (apply["wall_s"], base["wall_s"], speed), speed >= 3, ""))
         rows.append(("%d tenants, forks %d: controller CPU/tenant <= 1/2 of the baseline" % (tenants, forks),
                      "%.2f s vs %.2f s: %.2f of it" % (apply["cpu_per_tenant_s"], base["cpu_per_tenant_s"], cpu),
                      cpu <= 0.5, ""))
     prof = data.get("profile")
     if prof:
         rss = max(prof["apply"]["maxrss_mb"], prof["steady"]["maxrss_mb"])
-        rows.append(("Module peak RSS <= %d MB" % RSS_TARGET_MB, "%.1f MB (apply), %.1f MB (steady)"
+        rows.append(("Module peak RSS <= %d MB (the module path)" % RSS_TARGET_MB, "%.1f MB (apply), %.1f MB (steady)"
                      % (prof["apply"]["maxrss_mb"], prof["steady"]["maxrss_mb"]), rss <= RSS_TARGET_MB, ""))
     lines = ["| target | measured | met |", "|---|---|---|"]
     for name, measured, met, note in rows:
         lines.append("| %s | %s%s | %s |" % (name, measured, " (%s)" % note if note else "", "yes" if met else "**missed**"))
     return lines
+
+
+def before_after(data):
+    """The collection before (module process) and after (in the worker) the action plugins, per run kind."""
+    table = by_key(data["runs"])
+    lines = ["| run | forks | before: wall s | before: CPU s/tenant | after: wall s | after: CPU s/tenant | "
+             "wall: after is | peak tree PSS MB before / after |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for kind in ("check", "apply", "steady"):
+        for forks, after in sorted(table.get(kind, {}).items()):
+            before = table.get("module_" + kind, {}).get(forks)
+            if not before:
+                continue
+            lines.append("| %s | %d | %.1f | %.3f | %.1f | %.3f | %.2fx faster | %.0f / %.0f |" % (
+                kind, forks, before["wall_s"], before["cpu_per_tenant_s"], after["wall_s"], after["cpu_per_tenant_s"],
+                before["wall_s"] / after["wall_s"], before.get("tree_peak_pss_mb") or 0,
+                after.get("tree_peak_pss_mb") or 0))
+    return lines if len(lines) > 2 else []
 
 
 def profile_section(data):
@@ -174,7 +231,7 @@ def analysis(data):
     cpus = data["machine"]["cpus"] or 1
     lines = []
     for run in sorted(data["runs"], key=lambda r: (-r["tenants"], r["forks"])):
-        if run["key"] not in ("apply", "baseline"):
+        if run["key"] not in ("apply", "baseline", "module_apply"):
             continue
         bound = pacing_bound(run["changes_per_tenant"], run["tenants"], run["forks"])
         cpu_bound = (run["cpu_s"] + run["sandbox_cpu_s"]) / cpus
@@ -182,16 +239,17 @@ def analysis(data):
                      "the controller's %.0f CPU s plus the sandbox's %.0f need %.0f s on %d cores -> %s-bound%s." % (
                          LABELS[run["key"]], run["tenants"], run["forks"], run["wall_s"], bound, run["cpu_s"],
                          run["sandbox_cpu_s"], cpu_bound, cpus, "pacing" if bound >= cpu_bound else "CPU",
-                         "" if run["key"] == "apply" else " (the baseline does not pace, so its bound is the 429 "
+                         "" if run["key"] != "baseline" else " (the baseline does not pace, so its bound is the 429 "
                          "retries instead: %d 429s)" % run["traffic"]["totals"]["429"]))
     table = by_key(data["runs"])
     prof = data.get("profile")
-    steady = table.get("steady", {})
+    steady = table.get("module_steady", {})
     if prof and steady:
         forks = max(steady)
         run = steady[forks]
         module_cpu = prof["steady"]["cpu_s"]
-        lines.append("- steady state, forks %d: %.2f controller CPU s per tenant, of which one module process is "
+        lines.append("- steady state on the module path, forks %d: %.2f controller CPU s per tenant, of which one "
+                     "module process is "
                      "%.2f s (start-up and imports %.2f s wall); the rest, %.2f s, is Ansible's own per-host work "
                      "(forking a worker, templating the role's arguments, building the AnsiballZ payload, the "
                      "assert/set_fact tasks, results)." % (
@@ -238,12 +296,17 @@ def write_report(data, out):
                     fixture["policies_to_change_total"], fixture["policies_to_change_mean"]),
         "- Faults on for every run: %d ms added latency on every request, Graph's Conditional Access throttle of "
         "%s request/second/tenant (429 without Retry-After)." % (args["latency_ms"], args["throttle_rps"]),
-        "- Runs per fork level: the collection's `playbooks/client_tenants.yml` (a) in check mode with --diff, "
-        "(b) applied, (c) applied again; then the sandbox is reset and `bench/baseline/client_tenants_uri.yml` "
-        "(token + list + PATCH with `ansible.builtin.uri`, the same §3 merge in Jinja, `until`/`retries` on 429/503) "
-        "does the same job, and runs once more. After (b) and after the baseline every tenant's policies are "
-        "compared with an independent oracle (`bench/oracle.py`).",
-        "- All five runs are measured on all %d tenants at %d forks. The fork sweep (%s) %s. A sweep run that "
+        "- Runs: the collection's `playbooks/client_tenants.yml` (a) in check mode with --diff, (b) applied, (c) "
+        "applied again (steady state: nothing to change) - the modules running in Ansible's worker process "
+        "(plugins/action/). \"before\" is the same three runs after a reset with "
+        "`-e msp_conditional_access_in_process=false`: each task runs its module in a new Python process "
+        "(AnsiballZ), as the collection did before the action plugins. The baseline, after a reset: "
+        "`bench/baseline/client_tenants_uri.yml` (token + list + PATCH with `ansible.builtin.uri`, the same §3 merge "
+        "in Jinja, `until`/`retries` on 429/503) in check mode, applied, and applied again. After every apply the "
+        "tenants' policies are compared with an independent oracle (`bench/oracle.py`).",
+        "- Peak memory: the process tree of ansible-playbook sampled from /proc twice a second; PSS shares the "
+        "pages forked workers have in common with the main process among them (RSS counts them in every process).",
+        "- Every run is measured on all %d tenants at %d forks. The fork sweep (%s) %s. A sweep run that "
         "would not fit the budget is not run and is listed under \"Left out\"." % (
             fixture["client_tenants"], args.get("primary_forks", 0),
             ", ".join(str(f) for f in sorted(args["fork_levels"])), sweep_scope),
@@ -262,6 +325,20 @@ def write_report(data, out):
     ] + runs_table(data) + [
         "",
         "![wall time and controller CPU per tenant against forks](chart.png)",
+        "",
+        "## Before and after the action plugins",
+        "",
+    ] + (before_after(data) or ["(the module path was not measured in this run)"]) + [
+        "",
+        "## Controller CPU split (seconds per tenant)",
+        "",
+        "From `bench/cpu_split` (CPU time wrapped around Authenticator.token, GraphClient._send and GraphModule.run "
+        "in every process of the tree): start-up = module processes outside those (interpreter, imports, "
+        "AnsibleModule) plus the main process importing the action plugins once; in-process runner = AnsibleModule "
+        "and argument handling inside a worker; Ansible = the rest of the tree (the main process, forking workers, "
+        "templating, the other tasks of the play, shells).",
+        "",
+    ] + split_table(data) + [
         "",
         "## Against the targets",
         "",

@@ -45,7 +45,7 @@ class SandboxClient:
     def add_hook(self, tenant, path, patch, method="GET"):
         """Once, just before ``method path`` (version-less, e.g. /identity/conditionalAccess/policies/ID) of the
         tenant is answered, merge ``patch`` into that object: a concurrent writer."""
-        return self._call("POST", "/_sandbox/hooks", {"tenant": tenant, "method": method, "path": path, "patch": patch})
+        return self._call("POST", "/hooks", {"tenant": tenant, "method": method, "path": path, "patch": patch})
 
     def put_policy(self, tenant, obj):
         return self._call("PUT", "/tenants/%s/policies/%s" % (tenant, obj["id"]), obj)

@@ -38,6 +38,7 @@ class PlaybookResult:
         self.stderr = stderr
         self.results = recorded.get("results", [])
         self.stats = recorded.get("stats", {})
+        self.starts = recorded.get("starts", [])  # [task name, start time] in the order the tasks started
 
     def task(self, name, host=None):
         """The result dict of the last run of task ``name`` (on ``host``)."""

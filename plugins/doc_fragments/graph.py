@@ -57,12 +57,14 @@ options:
   graph_endpoint:
     description:
       - Graph root URL override, such as V(https://graph.microsoft.com) (the module appends C(/v1.0) or C(/beta)).
+      - Must be an C(https://) URL without the API version, credentials, query or fragment.
       - Token scopes still use the Graph root of O(cloud).
       - If not set, the environment variable E(MSGRAPH_ENDPOINT) is used.
     type: str
   authority_host:
     description:
       - Login host override, such as V(https://login.microsoftonline.com).
+      - Must be an C(https://) URL (or a bare host name, taken as https) without a path.
       - If not set, the environment variable E(AZURE_AUTHORITY_HOST) is used.
     type: str
   retry_budget:
@@ -73,7 +75,26 @@ options:
       - The default fits about 120 policies in one tenant at the paced rate of one request per second.
     type: float
     default: 600
+  input_names:
+    description:
+      - How error messages name the options, for callers whose users set something else (a role variable).
+      - Keys are option names (sub-options dotted, such as C(conditions.users.include_groups)), values the names
+        the user knows, such as V(technician_access_groups).
+    type: dict
+  backup_dir:
+    description:
+      - Directory for the backups a writing module saves before it changes or deletes an object (one JSON file per
+        policy or named location, under a subdirectory named after the tenant id; directories 0700, files 0600).
+        The result lists the files under C(backups). Check mode writes no backup.
+      - Without it, C(build/backups/<run time>) under the directory ansible-playbook was started in (a relative
+        O(backup_dir) is taken from there too), where C(<run time>) is the environment
+        variable E(MSP_CA_RUN_TIME) when set (one directory per playbook run) or the module's start time (UTC).
+      - C(playbooks/restore.yml) puts a backup back.
+    type: path
 notes:
+  - Bad input (an C(http://) endpoint, a O(tenant_id) that is neither a GUID nor a domain, a missing
+    certificate or CA bundle file, a malformed id) fails before any request, naming the option and the
+    environment variable it came from.
   - TLS certificates are always verified. A private CA bundle is taken from E(REQUESTS_CA_BUNDLE) or E(SSL_CERT_FILE).
   - Conditional Access endpoints allow one request per second per tenant and answer 429 without Retry-After.
     Requests to them are paced and retried with bounded back-off; run tenants in parallel (forks), not tasks

@@ -5,6 +5,17 @@
 
 from __future__ import annotations
 
+import re
+
+# A module's refusal names its own option ("set force=true"); in a role run the user sets the role variable.
+# (module, option) -> the role variable that sets it.
+ROLE_VARIABLES = {
+    "ca_named_location": {"force": "trusted_location_force"},
+    "ca_policy": {"allow_lockout_risk": "technician_access_allow_lockout_risk"},
+    "cipp_api_client_ips": {"force": "cipp_api_allowlist_force",
+                            "allow_any_ip": "allow_any_ip of the cipp_api_allowlist_clients entry"},
+}
+
 # Part D / Part B exclusion actions that are a change (ca_client_exclusion RETURN policies[].action).
 CHANGING_ACTIONS = ("excluded", "cloned", "removed")
 
@@ -35,6 +46,15 @@ def _exclusions(result, part):
     return changes, warnings
 
 
+def in_role_terms(message, action):
+    """``message`` of a failed module with "<option>=true" replaced by the role variable the user sets."""
+    options = ROLE_VARIABLES.get(str(action or "").rsplit(".", 1)[-1])
+    if not options:
+        return str(message)
+    return re.sub(r"\b(%s)=true\b" % "|".join(map(re.escape, options)),
+                  lambda m: "%s: true" % options[m.group(1)], str(message))
+
+
 def tenant_report(hostvars, check_mode=False):
     """{failed, changes, warnings, lines} of one tenant, from its host's variables.
 
@@ -62,7 +82,7 @@ def tenant_report(hostvars, check_mode=False):
 
     verb = "would change" if check_mode else "changed"
     changes = ["%s: %s" % (verb, change) for change in changes]
-    failed = str(_get(hostvars, "msp_ca_failure") or "")
+    failed = in_role_terms(_get(hostvars, "msp_ca_failure") or "", _get(hostvars, "msp_ca_failed_action"))
     preflight = [line for line in _get(hostvars, "preflight_summary") or [] if str(line).startswith("FAIL")]
     lines = ["FAILED: %s" % failed] if failed else []
     lines += preflight

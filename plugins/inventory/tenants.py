@@ -34,7 +34,7 @@ description:
   - "Two files (one per source) combine as usual: hosts are the same when their names are, so keep O(hostname)
     the same and set O(msp_hostname) in both."
 author:
-  - msp.conditional_access contributors
+  - MSP Conditional Access contributors (@msp-conditional-access)
 requirements:
   - azure-identity, msgraph-core (O(source=gdap))
   - requests (O(source=cipp))
@@ -152,13 +152,14 @@ cache_connection: ~/.cache/msp-tenants
 cache_timeout: 3600
 
 # inventories/prod/cipp.tenants.yml: CIPP's tenants (GDAP and direct), with its tenant groups as cipp_<name>
-plugin: msp.conditional_access.tenants
-source: cipp
-msp_hostname: contoso-msp.onmicrosoft.com
-filters:
-  - "not cipp_excluded"
-compose:
-  client_exclusion_mode: access_mode
+# (a second file; commented here so that this example stays one YAML document without duplicate keys)
+# plugin: msp.conditional_access.tenants
+# source: cipp
+# msp_hostname: contoso-msp.onmicrosoft.com
+# filters:
+#   - "not cipp_excluded"
+# compose:
+#   client_exclusion_mode: access_mode
 
 # ansible-inventory -i inventories/prod --graph ; ansible-playbook -i inventories/prod playbooks/site.yml --check --diff
 
@@ -282,8 +283,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     # -- hosts and groups --------------------------------------------------------------------------------------------
     def _populate(self, discovery):
-        options = {name: self.get_option(name) for name in ("msp_tenant_id", "msp_hostname", "hostname",
-                                                           "expiring_days", "include", "exclude", "allow_empty")}
+        names = ("msp_tenant_id", "msp_hostname", "hostname", "expiring_days", "include", "exclude", "allow_empty")
+        options = {name: self.get_option(name) for name in names}
         hosts, groups, warnings = build_hosts(discovery, options)
         for warning in discovery.get("warnings", []) + warnings:
             self.display.warning("msp.conditional_access.tenants: %s" % warning)

@@ -12,6 +12,7 @@ Every credential comes from azure-identity; this file only maps the collection's
 from __future__ import annotations
 
 import os
+import shutil
 
 from ansible.module_utils.basic import env_fallback
 
@@ -41,6 +42,30 @@ AUTH_ARGUMENT_SPEC = dict(
     graph_endpoint=dict(type="str", fallback=(env_fallback, ["MSGRAPH_ENDPOINT"])),
     authority_host=dict(type="str", fallback=(env_fallback, ["AZURE_AUTHORITY_HOST"])),
 )
+
+
+# auth_method -> the options it cannot do without
+NEEDS = {
+    "client_secret": ["tenant_id", "client_id", "client_secret"],
+    "certificate": ["tenant_id", "client_id", "client_certificate_path"],
+    "workload_identity": ["tenant_id", "client_id"],
+    "access_token": ["access_token"],
+}
+
+
+def _with_variables(options):
+    """'tenant_id (AZURE_TENANT_ID), client_secret (AZURE_CLIENT_SECRET)'."""
+    named = []
+    for option in options:
+        fallback = AUTH_ARGUMENT_SPEC[option].get("fallback")
+        named.append("%s (%s)" % (option, " or ".join(fallback[1])) if fallback else option)
+    return ", ".join(named)
+
+
+# Set by the controller when the module runs inside its worker process (plugins/plugin_utils/_in_process.py):
+# an object with get(identity) -> token or None and put(identity, token, expires_on), shared by the run's
+# workers in memory, so that the tasks of one play sign in to a tenant once. None in a module process.
+TOKEN_CACHE = None
 
 
 class AuthError(Exception):
@@ -92,15 +117,23 @@ class Authenticator:
             return "workload_identity"
         return "azure_cli"
 
-    def missing_options(self):
+    def missing_options(self, method=None):
         """Names of the options the chosen method needs but did not get."""
-        need = {
-            "client_secret": ["tenant_id", "client_id", "client_secret"],
-            "certificate": ["tenant_id", "client_id", "client_certificate_path"],
-            "workload_identity": ["tenant_id", "client_id"],
-            "access_token": ["access_token"],
-        }.get(self.method, [])
+        need = NEEDS.get(method or self.method, [])
         return [name for name in need if not self.params.get(name)]
+
+    def credential_problem(self):
+        """Why no token can be asked for, naming the options and environment variables to set; or None."""
+        if self.method == "azure_cli" and (self.params.get("auth_method") or "auto") == "auto" \
+                and not shutil.which("az"):
+            return ("no credentials: set %s for a client secret (or client_certificate_path / "
+                    "AZURE_CLIENT_CERTIFICATE_PATH instead of the secret, or access_token / AZURE_ACCESS_TOKEN); "
+                    "the fallback, the Azure CLI (auth_method=azure_cli), is not installed"
+                    % _with_variables(self.missing_options("client_secret")))
+        missing = self.missing_options()
+        if missing:
+            return "auth_method %s needs %s" % (self.method, _with_variables(missing))
+        return None
 
     def _credential_kwargs(self):
         kwargs = {"authority": self.authority_host}
@@ -133,22 +166,34 @@ class Authenticator:
 
     def token(self, scope):
         """A bearer token for ``scope`` (e.g. ``https://graph.microsoft.com/.default``)."""
+        problem = self.credential_problem()
+        if problem:
+            raise AuthError(problem)
         if self.method == "access_token":
             return self.params["access_token"]
-        missing = self.missing_options()
-        if missing:
-            raise AuthError("auth_method %s needs %s (or the matching AZURE_* environment variables)"
-                            % (self.method, ", ".join(missing)))
         from azure.core.exceptions import ClientAuthenticationError
 
+        identity = self._identity(scope) if TOKEN_CACHE is not None else None
+        cached = TOKEN_CACHE.get(identity) if identity else None
+        if cached:
+            return cached
         if self._credential is None:
             self._credential = self._build_credential()
         try:
-            return self._credential.get_token(scope).token
+            access = self._credential.get_token(scope)
+            if identity:
+                TOKEN_CACHE.put(identity, access.token, access.expires_on)
+            return access.token
         except ClientAuthenticationError as exc:
             # azure-identity messages name the tenant and the AADSTS code, never the secret.
             raise AuthError("could not get a token for tenant %s with auth_method %s: %s"
                             % (self.tenant_id, self.method, _first_lines(str(exc))))
+
+    def _identity(self, scope):
+        """Everything that tells one credential and scope from another (the cache hashes it)."""
+        p = self.params
+        return (self.method, self.authority_host, self.tenant_id, p.get("client_id"), p.get("client_secret"),
+                p.get("client_certificate_path"), p.get("client_certificate_password"), scope)
 
     def graph_token(self):
         return self.token(self.scope_root + "/.default")

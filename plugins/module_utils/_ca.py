@@ -14,14 +14,13 @@ from __future__ import annotations
 import copy
 import re
 
-from ._module import InvalidOption
+from ._inputs import InvalidOption, is_guid  # noqa: F401 (is_guid: the collection's one GUID test, re-exported)
 
 POLICIES = "/identity/conditionalAccess/policies"
 LOCATIONS = "/identity/conditionalAccess/namedLocations"
 STATES = {"enabled": "enabled", "disabled": "disabled", "report_only": "enabledForReportingButNotEnforced"}
 STATE_NAMES = {v: k for k, v in STATES.items()}
 MMP_PREFIX = "Microsoft-managed:"
-GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 ENUMERATED = "#microsoft.graph.conditionalAccessEnumeratedExternalTenants"
 ALL_TENANTS = "#microsoft.graph.conditionalAccessAllExternalTenants"
@@ -32,10 +31,6 @@ GUEST_FLAGS = ("none", "internalGuest", "b2bCollaborationGuest", "b2bCollaborati
                "b2bDirectConnectUser", "otherExternalUser", "serviceProvider", "unknownFutureValue")
 # Internal guests live in the client tenant itself: a tenant list does not narrow them.
 TENANTLESS_TYPES = frozenset(["none", "internalGuest"])
-
-
-def is_guid(value):
-    return bool(value) and bool(GUID.match(str(value)))
 
 
 # "Microsoft-managed: ..." (graph-ca.md section 4); older tenants and exports show it without the colon
@@ -175,9 +170,13 @@ def by_name(objects, name, what, option="display_name"):
     """The one object named ``name`` (the rule above), or None; two or more is an error naming every id."""
     matches = [o for o in objects if same_name(o.get("displayName"), name)]
     if len(matches) > 1:
-        raise InvalidOption(option, name, "%d %ss have this name (ids: %s); give the id to choose one"
-                            % (len(matches), what, ", ".join(str(m.get("id")) for m in matches)))
+        raise InvalidOption(option, name, "%d %s have this name (ids: %s); give the id to choose one"
+                            % (len(matches), plural(what), ", ".join(str(m.get("id")) for m in matches)))
     return matches[0] if matches else None
+
+
+def plural(what):
+    return what[:-1] + "ies" if what.endswith("y") else what + "s"
 
 
 def select(objects, wanted, what, option):

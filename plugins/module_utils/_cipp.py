@@ -16,9 +16,11 @@ import ipaddress
 
 from ansible.module_utils.basic import env_fallback
 
-from ._auth import Authenticator, ca_bundle
+from ._auth import AuthError, Authenticator, ca_bundle
+from ._backup import save_cipp_client
 from ._diff import make_diff
 from ._graph import WriteGate
+from ._inputs import display_text, networks
 from ._module import InvalidOption, ModuleError
 from ._resolve import is_guid
 
@@ -50,27 +52,14 @@ ANY_IP, DENY_ALL, RESTRICTED = "any", "deny_all", "restricted"
 
 # -- pure logic ------------------------------------------------------------------------------------------------------
 
-def canonical_ranges(entries, option="allowed_ip_ranges", allow_any_ip=False):
-    """Validated, deduplicated, sorted networks as CIPP's regex accepts them.
+def canonical_ranges(entries, option="allowed_ip_ranges", allow_any_ip=False, warn=None):
+    """Validated, deduplicated, sorted networks (see _inputs.networks) as CIPP's regex accepts them.
 
     IPv4 as a.b.c.d/len; IPv6 fully exploded (CIPP rejects any '::' with a warning and drops the entry).
+    Results and diffs show them compressed (``shown``), as every other range of the collection.
     """
-    networks = []
-    for entry in entries:
-        text = str(entry).strip()
-        try:
-            if "%" in text:  # zone ids never match a remote address
-                raise ValueError(text)
-            network = ipaddress.ip_network(text, strict=False)
-        except ValueError:
-            raise InvalidOption(option, entry, "not an IPv4/IPv6 address or CIDR range")
-        if network.prefixlen == 0 and not allow_any_ip:
-            raise InvalidOption(option, entry, "this range contains every address of its family; "
-                                "set allow_any_ip=true if that is what you want")
-        if network not in networks:
-            networks.append(network)
-    networks.sort(key=lambda n: (n.version, n))
-    return [n.exploded if n.version == 6 else str(n) for n in networks]
+    return [n.exploded if n.version == 6 else str(n)
+            for n in networks(option, entries, allow_any_ip=allow_any_ip, warn=warn)]
 
 
 def client_rows(listed):
@@ -104,7 +93,7 @@ def read_ranges(row):
 
 def shown(kind, ranges):
     """The ranges as CIPP's List shows them, for diff and results."""
-    return [ANY] if kind == ANY_IP else list(ranges)
+    return [ANY] if kind == ANY_IP else [display_text(r) for r in ranges]
 
 
 def result_problems(body):
@@ -163,7 +152,9 @@ def plan_ranges(row, params, caller_id):
 
     Returns a dict with before/after kinds and ranges, ``changed`` and ``locks_out_controller`` (forced).
     """
-    desired = canonical_ranges(params["allowed_ip_ranges"], allow_any_ip=bool(params.get("allow_any_ip")))
+    warnings = []
+    desired = canonical_ranges(params["allowed_ip_ranges"], allow_any_ip=bool(params.get("allow_any_ip")),
+                               warn=warnings.append)
     if not desired and not params.get("allow_any_ip"):
         raise InvalidOption("allowed_ip_ranges", [], "an empty list lets every IP in (CIPP treats it as Any); "
                             "set allow_any_ip=true if that is what you want")
@@ -177,7 +168,7 @@ def plan_ranges(row, params, caller_id):
     after_kind = RESTRICTED if desired else ANY_IP
     plan = {"before_kind": before_kind, "before": before, "after_kind": after_kind, "after": desired,
             "changed": (before_kind, before) != (after_kind, desired), "is_self": False,
-            "locks_out_controller": False, "warnings": []}
+            "locks_out_controller": False, "warnings": warnings}
     plan["is_self"] = bool(caller_id) and str(row["ClientId"]).lower() == str(caller_id).lower()
     if plan["is_self"] and desired and plan["changed"]:
         inside = controller is not None and any(controller in ipaddress.ip_network(r) for r in desired)
@@ -237,6 +228,9 @@ class CippClient:
         if self.base.endswith("/api"):
             self.base = self.base[:-4]
         self.auth = Authenticator(params)
+        problem = self.auth.credential_problem()
+        if problem:  # before the scope: "no credentials" is the thing to fix
+            raise AuthError(problem)
         self.scope = params.get("cipp_api_scope")
         if not self.scope:
             if not params.get("client_id") and self.auth.method != "access_token":
@@ -382,6 +376,7 @@ class ApiClientIps:
 
     def write(self, client, row, plan):
         """AddUpdate, then judge by what CIPP stored: its answer may carry a warning written after the table was."""
+        save_cipp_client(self.module, self.params.get("tenant_id"), row)
         answer = self.module.write("POST", "AddUpdate", add_update_body(row, plan["after"]), client=client, current=row)
         problems = result_problems(answer)
         try:

@@ -24,7 +24,9 @@ from ._ca import (SERVICE_PROVIDER, SHAREPOINT_WARNING, STATE_NAMES, STATES, TEN
                   tenant_kind, tenant_members, without_managed_prefix)
 from ._diff import SERVER_KEYS, make_diff, strip_server_keys
 from ._graph import GraphError
+from ._inputs import path_segment
 from ._module import InvalidOption, ModuleError
+from ._msp_tenant import verified_msp_name
 from ._objects import policies as policy_endpoint
 from ._policy import writable
 from ._resolve import Resolver
@@ -475,7 +477,8 @@ class ClientExclusion:
             return None, None
         kind = "object id" if is_guid(account) else "UPN"
         try:
-            user = self.graph.get("/users/%s" % account, params={"$select": "id,userPrincipalName,displayName"})
+            user = self.graph.get("/users/%s" % path_segment(account),
+                                  params={"$select": "id,userPrincipalName,displayName"})
         except GraphError as exc:
             if exc.status == 404:
                 raise InvalidOption("service_account", account, "no user with this %s in tenant %s; nothing was "
@@ -493,6 +496,9 @@ class ClientExclusion:
 
     def run(self):
         self.validate()
+        if self.params["mode"] == "gdap":  # the id written into every policy: its name comes from Graph
+            self.params["msp_tenant_name"] = verified_msp_name(self.graph, self.params["msp_tenant_id"],
+                                                               self.params.get("msp_tenant_name"))
         account_id, upn = self.service_account()
         labels = Labels(self.params["msp_tenant_id"], self.params.get("msp_tenant_name"), account_id, upn,
                         Resolver(self.graph))
@@ -532,12 +538,12 @@ class ClientExclusion:
                     self.module.warn("%s: policy %r: %s" % (self.tenant_label(), plan.policy.get("displayName"),
                                                            warning))
         result = {"changed": bool(done), "policies": [p.entry() for p in plans],
-                  "summary": self.summary(plans), "service_account_id": account_id,
-                  "graph_requests": self.graph.requests}
+                  "summary": self.summary(plans), "service_account_id": account_id}
         if self.module._diff:
             shown = [p for p in plans if p not in failed]
             result["diff"] = build_diff(shown, labels, self.tenant_label() if any(
                 p.changes or p.warnings for p in shown) else "")
+        result["graph_requests"] = self.graph.requests  # the diff's name lookups included
         if failed:
             self.module.fail_json(
                 msg="%d of %d policy changes failed in tenant %s. Changed: %s. Not changed: %s. First error: %s"

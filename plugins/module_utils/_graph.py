@@ -53,8 +53,8 @@ FORBIDDEN_HINTS = (
                         + GDAP_READ),
     ("/auditLogs", "missing permission: reading sign-ins needs AuditLog.Read.All (and a Security Reader or "
                    "Reports Reader role through GDAP)"),
-    ("/tenantRelationships/findTenantInformationByTenantId", "missing permission: reading other tenants' basic "
-                                                              "information needs CrossTenantInformation.ReadBasic.All"),
+    ("/tenantRelationships/findTenantInformationByTenantId",
+     "missing permission: reading other tenants' basic information needs CrossTenantInformation.ReadBasic.All"),
     ("/tenantRelationships", "missing permission: reading GDAP relationships needs DelegatedAdminRelationship.Read.All "
                              "in the MSP (partner) tenant"),
 )
@@ -78,6 +78,11 @@ SERVICE_HINTS = {
     1042: "a named location needs a derived @odata.type (ipNamedLocation or countryNamedLocation)",
     1150: "client application conditions need a Workload Identities Premium licence",
 }
+
+
+# Set by the controller when modules run inside its worker processes (plugins/plugin_utils/_in_process.py):
+# last(tenant) / mark(tenant, time.monotonic()) of the tenant's last CA request, shared by the run's tasks.
+PACER = None
 
 
 class GraphError(Exception):
@@ -260,12 +265,19 @@ class GraphClient:
     def _pace(self, url):
         if CA_PATH_PREFIX not in url or not self.pace_seconds:
             return
-        now = time.monotonic()
-        if self._last_ca_request is not None:
-            wait = self._last_ca_request + self.pace_seconds - now
+        last = self._last_ca_request
+        if PACER is not None:  # the previous task against this tenant may have sent one a moment ago
+            last = max(filter(None, (last, PACER.last(self.tenant_id))), default=None)
+        if last is not None:
+            wait = last + self.pace_seconds - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
+        self._mark_ca_request()
+
+    def _mark_ca_request(self):
         self._last_ca_request = time.monotonic()
+        if PACER is not None:
+            PACER.mark(self.tenant_id, self._last_ca_request)
 
     def _send(self, method, url, body, params):
         import httpx
@@ -297,7 +309,7 @@ class GraphClient:
                                    extensions=self._extensions))
                 if CA_PATH_PREFIX in url:
                     # the middleware may have retried: pace from the end of the last exchange
-                    self._last_ca_request = time.monotonic()
+                    self._mark_ca_request()
                 return response.status_code, response.content
             except httpx.TransportError as exc:
                 if attempt + 1 < attempts and not isinstance(exc, httpx.ConnectError) and \

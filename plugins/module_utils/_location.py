@@ -14,7 +14,7 @@ import time
 from ._ca import LOCATIONS, POLICIES
 from ._diff import canonical_network, make_diff
 from ._graph import GraphError, odata_quote
-from ._module import InvalidOption
+from ._inputs import InvalidOption, display, display_text, networks
 from ._objects import named_locations
 
 IP_TYPE = "#microsoft.graph.ipNamedLocation"
@@ -26,24 +26,31 @@ COUNTRY_LOOKUP = {"client_ip_address": "clientIpAddress", "authenticator_app_gps
 COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
 
 
-def canonical_ranges(ranges):
-    """Validate and canonicalise ip_ranges: bare addresses become /32 or /128, duplicates fold."""
+def canonical_ranges(ranges, allow_any_ip=False, warn=None):
+    """Validate and canonicalise ip_ranges (see _inputs.networks); Entra takes /9 or longer, 2000 at most."""
     if not ranges:
         raise InvalidOption("ip_ranges", ranges, "an IP location needs at least one range")
-    networks = []
-    for entry in ranges:
-        try:
-            network = canonical_network(entry)
-        except ValueError as exc:
-            raise InvalidOption("ip_ranges", entry, str(exc))
-        if network.prefixlen < MIN_PREFIX:
-            raise InvalidOption("ip_ranges", entry, "Entra only accepts prefixes longer than /8")
-        if network not in networks:
-            networks.append(network)
-    if len(networks) > MAX_RANGES:
-        raise InvalidOption("ip_ranges", "%d ranges" % len(networks),
+    result = networks("ip_ranges", ranges, allow_any_ip=allow_any_ip, min_prefix=MIN_PREFIX, warn=warn)
+    if len(result) > MAX_RANGES:
+        raise InvalidOption("ip_ranges", "%d ranges" % len(result),
                             "a named location holds at most %d ranges" % MAX_RANGES)
-    return sorted(networks, key=lambda n: (n.version, n))
+    return result
+
+
+def shown_ranges(location):
+    """A Graph location with its ipRanges in the one display form (compressed, lowercase), sorted."""
+    if not location or not location.get("ipRanges"):
+        return location
+    ranges = sorted(location["ipRanges"], key=lambda r: _sort_key(r.get("cidrAddress")))
+    return dict(location, ipRanges=[dict(r, cidrAddress=display_text(r.get("cidrAddress"))) for r in ranges])
+
+
+def _sort_key(cidr):
+    try:
+        network = canonical_network(cidr)
+        return (network.version, int(network.network_address), network.prefixlen, "")
+    except ValueError:
+        return (9, 0, 0, str(cidr))
 
 
 def canonical_countries(codes):
@@ -70,17 +77,21 @@ def summarize(location):
                        include_unknown_countries_and_regions=bool(location.get("includeUnknownCountriesAndRegions")),
                        country_lookup_method=location.get("countryLookupMethod") or "clientIpAddress")
     else:
-        networks = sorted((canonical_network(r["cidrAddress"]) for r in location.get("ipRanges") or []),
-                          key=lambda n: (n.version, n))
         summary.update(type="ip", is_trusted=bool(location.get("isTrusted")),
-                       ip_ranges=[str(n) for n in networks])
+                       ip_ranges=[r["cidrAddress"] for r in shown_ranges(location).get("ipRanges") or []])
     return summary
 
 
 def locations_of(policy):
-    """Ids of the named locations a policy includes or excludes."""
+    """Ids of the named locations a policy includes or excludes (as written: ids in any case, 'AllTrusted'...)."""
     locations = (policy.get("conditions") or {}).get("locations") or {}
-    return set(locations.get("includeLocations") or []) | set(locations.get("excludeLocations") or [])
+    return {str(x).lower() for x in (locations.get("includeLocations") or []) + (locations.get("excludeLocations") or [])}
+
+
+def uses(policy, location):
+    """True when ``policy`` names ``location``, by id or (for a trusted one) through 'AllTrusted'."""
+    named = locations_of(policy)
+    return str(location.get("id")).lower() in named or (bool(location.get("isTrusted")) and "alltrusted" in named)
 
 
 def location_type(location):
@@ -108,8 +119,8 @@ class NamedLocations:
         p = self.params
         fields = {"displayName": p["display_name"]} if p.get("display_name") else {}
         if p.get("ip_ranges") is not None:
-            fields["ipRanges"] = [{"@odata.type": RANGE_TYPES[n.version], "cidrAddress": str(n)}
-                                  for n in canonical_ranges(p["ip_ranges"])]
+            fields["ipRanges"] = [{"@odata.type": RANGE_TYPES[n.version], "cidrAddress": display(n)}
+                                  for n in canonical_ranges(p["ip_ranges"], p.get("allow_any_ip"), self.module.warn)]
         if p.get("is_trusted") is not None:
             fields["isTrusted"] = p["is_trusted"]
         if p.get("countries_and_regions") is not None:
@@ -139,9 +150,9 @@ class NamedLocations:
         self.endpoint = named_locations(self.module)
         return self.endpoint.find(self.params.get("id"), self.params.get("display_name"))
 
-    def referencing_policies(self, location_id):
+    def referencing_policies(self, location):
         policies = self.graph.list(POLICIES, params={"$select": "id,displayName,conditions"})
-        return [policy for policy in policies if location_id in locations_of(policy)]
+        return [policy for policy in policies if uses(policy, location)]
 
     # -- actions ----------------------------------------------------------------------------
     def ensure(self):
@@ -178,19 +189,36 @@ class NamedLocations:
     def ensure_absent(self, current):
         if current is None:
             return self.result(False, None, None)
-        users = self.referencing_policies(current["id"])
+        users = self.referencing_policies(current)
         if users and not self.params.get("force"):
-            raise InvalidOption("state", "absent", "location %r is used by policies %s; remove it from them first or "
-                                "set force=true" % (current.get("displayName"),
-                                                    ", ".join("%r (%s)" % (u.get("displayName"), u["id"]) for u in users)))
+            raise InvalidOption("force", False, "location %r is used by policies %s; remove it from them first, or set "
+                                "force=true to delete it anyway (nothing was written)" % (
+                                    current.get("displayName"),
+                                    ", ".join("%r (%s)" % (u.get("displayName"), u["id"]) for u in users)))
         path = "%s/%s" % (LOCATIONS, current["id"])
-        if current.get("isTrusted"):
-            # Graph refuses to delete a trusted location: untrust it and wait until that reads back.
-            self.module.write("PATCH", path, {"@odata.type": IP_TYPE, "isTrusted": False}, current=current)
-            if not self.module.check_mode:
-                self.wait_untrusted(path)
-        self.module.write("DELETE", path, current=current)
+        if not current.get("isTrusted"):
+            self.module.write("DELETE", path, current=current)
+            return self.result(True, current, None)
+        # Graph refuses to delete a trusted location: untrust it, wait until that reads back, delete; a refused
+        # delete trusts it again, so no run ends with the location untrusted but still there.
+        self.module.write("PATCH", path, {"@odata.type": IP_TYPE, "isTrusted": False}, current=current)
+        if not self.module.check_mode:
+            self.wait_untrusted(path)
+        try:
+            self.module.write("DELETE", path, current=current)
+        except GraphError as exc:
+            self.restore_trust(path, exc, current)
         return self.result(True, current, None)
+
+    def restore_trust(self, path, error, current):
+        try:
+            self.module.write("PATCH", path, {"@odata.type": IP_TYPE, "isTrusted": True}, current=current)
+        except GraphError as again:
+            raise GraphError(error.status, error.code, "%s; trusting the location again failed too (%s): it is now "
+                             "untrusted, set is_trusted=true to restore it" % (error.message, again.message),
+                             error.method, error.url, error.tenant_id)
+        raise GraphError(error.status, error.code, "%s; the location was trusted again, nothing changed"
+                         % error.message, error.method, error.url, error.tenant_id)
 
     def wait_untrusted(self, path):
         for attempt in range(self.graph.lag_retries + 1):
@@ -200,7 +228,7 @@ class NamedLocations:
 
     def result(self, changed, before, after):
         name = (after or before or {}).get("displayName") or self.params.get("display_name")
-        result = {"changed": changed, "named_location": after or {}}
+        result = {"changed": changed, "named_location": shown_ranges(after) or {}}
         if self.module._diff:
             result["diff"] = make_diff(summarize(before), summarize(after),
                                        "named location %r (Graph)" % name, "named location %r (task)" % name)
@@ -227,6 +255,6 @@ def list_locations(graph, display_name=None, location_id=None, with_references=F
                      modified=location.get("modifiedDateTime"))
         if with_references:
             entry["used_by"] = [{"id": p["id"], "display_name": p.get("displayName")}
-                                for p in policies if location["id"] in locations_of(p)]
+                                for p in policies if uses(p, location)]
         result.append(entry)
     return result

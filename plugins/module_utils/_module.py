@@ -19,20 +19,14 @@ import copy
 from ansible.module_utils.basic import AnsibleModule
 
 from ._auth import AUTH_ARGUMENT_SPEC, AuthError, Authenticator
+from ._backup import BACKUP_ARGUMENT_SPEC, BackupError, record_created, save_before_write
 from ._graph import GraphClient, GraphError
+from ._inputs import INPUT_ARGUMENT_SPEC, InvalidOption, validate_common
 
+__all__ = ["GraphModule", "InvalidOption", "ModuleError"]
 
 # The retry budget of a task (_graph.Retries); documented in doc_fragments/graph.py.
 RETRY_ARGUMENT_SPEC = dict(retry_budget=dict(type="float", default=600.0))
-
-
-class InvalidOption(Exception):
-    """Bad input, reported with the option name and value before anything is written."""
-
-    def __init__(self, option, value, reason):
-        super().__init__("%s=%r: %s" % (option, value, reason))
-        self.option = option
-        self.value = value
 
 
 class ModuleError(Exception):
@@ -49,11 +43,19 @@ class GraphModule(AnsibleModule):
     def __init__(self, argument_spec=None, api_version="v1.0", **kwargs):
         spec = copy.deepcopy(AUTH_ARGUMENT_SPEC)
         spec.update(RETRY_ARGUMENT_SPEC)
+        spec.update(BACKUP_ARGUMENT_SPEC)
+        spec.update(INPUT_ARGUMENT_SPEC)
         spec.update(argument_spec or {})
-        super().__init__(argument_spec=spec, **kwargs)
+        # set before AnsibleModule validates: its argument errors already go through fail_json below
         self.api_version = api_version
         self._graph = None
         self.writes = []  # (method, path) of every write sent, or that check mode held back
+        self.backups = []  # backup files saved before a write (never in check mode)
+        super().__init__(argument_spec=spec, **kwargs)
+        try:
+            validate_common(self.params, spec)  # before any client exists: bad input never reaches the wire
+        except InvalidOption as exc:
+            self.fail_json(msg=exc.named(self.params.get("input_names")), invalid_option=exc.option)
 
     @property
     def graph(self):
@@ -66,25 +68,32 @@ class GraphModule(AnsibleModule):
         """The only way the collection writes, to Graph (``client`` None) or CIPP-API (a ``CippClient``).
 
         ``current`` is the object about to be changed or deleted, as last read (None for a create).
-        Check mode records the intent and sends nothing; the answer is then None.
+        Check mode records the intent and sends nothing (and saves no backup); the answer is then None.
         """
         client = client or self.graph
         self.writes.append((method, path))
         if self.check_mode:
             return None
-        self.before_write(method, path, body, current, client)
+        backup = self.before_write(method, path, body, current, client, options.get("version"))
         client.gate.open = True
         try:
-            return client.request(method, path, body=body, **options)
+            answer = client.request(method, path, body=body, **options)
         finally:
             client.gate.open = False
+        if client is self.graph:
+            # a create is recorded after it, so that a rollback (restore.yml, remove_created) can take it away
+            backup = backup or record_created(self, method, path, answer)
+        if backup and backup not in self.backups:
+            self.backups.append(backup)
+        return answer
 
-    def before_write(self, method, path, body, current, client):
-        """Runs before every write that is sent, with the object it changes or deletes.
-
-        The place for backups (issue 14): ``_backup`` saves ``current`` here, before the write, and never in
-        check mode. Nothing is done by default.
-        """
+    def before_write(self, method, path, body, current, client, version=None):
+        """Runs before every write that is sent (never in check mode), with the object it changes or deletes:
+        a Graph PATCH or DELETE saves ``current`` (else the object read now) under backup_dir (issue 14).
+        CIPP-API rows are saved by ``_cipp`` itself. Returns the backup file, if any."""
+        if client is not self.graph:
+            return None
+        return save_before_write(self, method, path, current, version)
 
     def run(self, operation):
         """Run ``operation()`` (which returns the result dict) and exit; errors become one failure."""
@@ -92,8 +101,10 @@ class GraphModule(AnsibleModule):
             result = operation()
         except GraphError as exc:
             self.fail_json(msg=str(exc), **exc.details())
+        except BackupError as exc:
+            self.fail_json(msg=str(exc))
         except InvalidOption as exc:
-            self.fail_json(msg=str(exc), invalid_option=exc.option)
+            self.fail_json(msg=exc.named(self.params.get("input_names")), invalid_option=exc.option)
         except ModuleError as exc:
             self.fail_json(msg=str(exc), **exc.details)
         except AuthError as exc:
@@ -101,6 +112,8 @@ class GraphModule(AnsibleModule):
         finally:
             if self._graph is not None:
                 self._graph.close()
+        if self.backups:
+            result.setdefault("backups", self.backups)
         self.exit_json(**result)
 
     def exit_json(self, **kwargs):
@@ -109,7 +122,9 @@ class GraphModule(AnsibleModule):
 
     def fail_json(self, msg, **kwargs):
         self.report_retries()
-        super().fail_json(msg, **kwargs)
+        if self.backups:  # a failed run may have written: name the files that undo it
+            kwargs.setdefault("backups", self.backups)
+        super().fail_json(msg=msg, **kwargs)
 
     def tenant_label(self):
         """'tenant Fabrikam (2222...)' for warnings and diff headers: the tenant's own name from Graph, read once

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from ._ca import STATE_NAMES, STATES
 from ._module import InvalidOption, ModuleError
 from ._policy import GUEST_TYPES, PLATFORMS, RISK_LEVELS, enum_value
 from ._resolve import Resolver
@@ -32,8 +33,7 @@ EXPECTATIONS = ("blocked", "not_blocked", "mfa", "granted")
 CLIENT_APP_TYPES = ["browser", "mobile_apps_and_desktop_clients", "exchange_active_sync", "eas_supported", "other"]
 USER_ACTIONS = {"register_security_information": "registerSecurityInformation",
                 "register_or_join_devices": "registerOrJoinDevices"}
-REPORT_ONLY = "enabledForReportingButNotEnforced"
-STATE_NAMES = {"enabled": "enabled", "disabled": "disabled", REPORT_ONLY: "report_only"}
+REPORT_ONLY = STATES["report_only"]
 # show at most this many non-applying policies per failed scenario in the failure message
 MESSAGE_REASONS = 10
 

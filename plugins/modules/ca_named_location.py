@@ -14,6 +14,9 @@ description:
   - This is Step 1 of locking down CIPP. The trusted IP location of the MSP's offices is what
     the technician policy (Part A) excludes.
   - IP ranges are compared as sets of networks, so order, host bits and bare addresses do not cause changes.
+    A range with host bits set (V(203.0.113.10/24)) is used as its network (V(203.0.113.0/24)) with a warning.
+  - Ranges are shown in one form everywhere (diff, result, comparison), IPv6 compressed and lowercase
+    (V(2001:db8:10::/48)).
   - Display names are not unique in Entra ID. If two locations share O(display_name) the module fails and lists
     their ids; pass O(id) to pick one.
 extends_documentation_fragment:
@@ -31,8 +34,10 @@ options:
     type: str
   state:
     description:
-      - V(absent) deletes the location. A trusted location is untrusted first (Graph refuses to delete it otherwise).
-      - A location that a Conditional Access policy still uses is not deleted unless O(force=true).
+      - V(absent) deletes the location. A trusted location is untrusted first (Graph refuses to delete it otherwise);
+        when Graph then refuses the delete, the location is trusted again, so it never stays untrusted.
+      - A location that a Conditional Access policy still uses, by id or (for a trusted one) through
+        C(AllTrusted), is not deleted, and nothing is written, unless O(force=true).
     type: str
     choices: [present, absent]
     default: present
@@ -40,9 +45,16 @@ options:
     description:
       - The complete list of IPv4/IPv6 addresses or CIDR ranges. Bare addresses become C(/32) or C(/128).
       - Prefixes of C(/8) or wider, more than 2000 ranges, or an invalid entry fail before anything is sent.
+        So do zone ids (V(fe80::1%eth0)) and IPv4-mapped IPv6 (V(::ffff:203.0.113.10); write the IPv4 form).
+      - Ranges that together cover every IPv4 or every IPv6 address need O(allow_any_ip=true).
       - Mutually exclusive with O(countries_and_regions). Omit to leave the ranges of an existing location alone.
     type: list
     elements: str
+  allow_any_ip:
+    description:
+      - Accept O(ip_ranges) that together cover every IPv4 or every IPv6 address (a trusted "everywhere").
+    type: bool
+    default: false
   is_trusted:
     description:
       - Mark the IP location as trusted. New IP locations default to V(false); omit to leave it as it is.
@@ -117,6 +129,7 @@ def main():
             id=dict(type="str"),
             state=dict(type="str", default="present", choices=["present", "absent"]),
             ip_ranges=dict(type="list", elements="str"),
+            allow_any_ip=dict(type="bool", default=False),
             is_trusted=dict(type="bool"),
             countries_and_regions=dict(type="list", elements="str"),
             include_unknown_countries_and_regions=dict(type="bool"),

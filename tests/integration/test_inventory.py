@@ -223,8 +223,9 @@ def test_missing_permissions_are_named(fresh):
     assert "DelegatedAdminRelationship.Read.All" in inventory.stderr and "403" in inventory.stderr
     assert "no-gdap-secret" not in inventory.stderr
 
-    fresh.client.set_cipp(clients=[dict(load_fixture()["cipp"]["clients"][0], Role="custom-reporting",
-                                        IPRange=json.dumps(["127.0.0.1/32"]))])
+    # a CIPP custom role that does not hold CIPP.Core.Read
+    fresh.client._call("POST", "/cipp", {"custom_roles": {"custom-reporting": {"Permissions": []}}, "clients": [
+        dict(load_fixture()["cipp"]["clients"][0], Role="custom-reporting", IPRange=json.dumps(["127.0.0.1/32"]))]})
     cipp = run_inventory(fresh, {"source": "cipp"}, name="cipp")
     assert cipp.rc != 0 and "CIPP.Core.Read" in cipp.stderr
 
@@ -289,5 +290,31 @@ def test_part_d_reaches_every_discovered_tenant_and_no_other(sandbox, tmp_path):
         assert all(e["tenant"] != litware for e in sandbox.client.log())
         assert {r["host"] for r in result.results} >= {"fabrikam.onmicrosoft.com", "northwind.onmicrosoft.com",
                                                        "tailspin.onmicrosoft.com", "woodgrove.onmicrosoft.com"}
+    finally:
+        sandbox.client.reset(fixture=str(DEMO_FIXTURE))
+
+
+def test_missing_ca_role_is_reported_before_part_d(sandbox, tmp_path):
+    """A discovered tenant in gdap_missing_ca_role stops at the input checks (named, nothing sent to its CA
+    endpoints); the other tenants run."""
+    fixture = load_fixture()
+    tailspin = "44444444-4444-4444-8444-444444444444"
+    for relationship in fixture["tenants"][MSP]["delegatedAdminRelationships"]:
+        if relationship["customer"]["tenantId"] == tailspin:
+            relationship["accessDetails"]["unifiedRoles"] = [{"roleDefinitionId": "f2ef992c-3afb-46b9-b7cf-a126ee74c451"}]
+    path = tmp_path / "no_ca_role.json"
+    path.write_text(json.dumps(fixture))
+    sandbox.client.reset(fixture=str(path))
+    try:
+        result = run_ansible_playbook(str(REPO / "playbooks" / "client_tenants.yml"), ansible_env(sandbox.env),
+                                      check=True, inventory=str(REPO / "inventories" / "sandbox-dynamic"))
+        assert result.rc != 0
+        failed = [r for r in result.results if r["status"] == "failed" and r["host"] == "tailspin.onmicrosoft.com"]
+        assert failed and "no GDAP relationship of the MSP grants Conditional Access Administrator" in \
+            failed[0]["result"]["msg"] and "Global Reader" in failed[0]["result"]["msg"]
+        ca = {e["tenant"] for e in sandbox.client.log() if e["api"] == "graph" and "/conditionalAccess/" in e["path"]}
+        assert ca == {"22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333",
+                      "55555555-5555-4555-8555-555555555555"}
+        assert sandbox.client.writes() == []
     finally:
         sandbox.client.reset(fixture=str(DEMO_FIXTURE))

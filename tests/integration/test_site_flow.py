@@ -127,3 +127,69 @@ def test_fail_on_drift_fails_a_check_job_that_would_change_and_passes_a_settled_
     assert settled.rc == 0, settled.stdout[-4000:]
     summary = settled.task("Summary per tenant")["msg"]
     assert summary == {"(other tenants)": "%d tenant(s) without change or failure" % len(tenants["clients"])}
+
+
+WOODGROVE = "55555555-5555-4555-8555-555555555555"  # a real sandbox tenant, so a valid but wrong msp_tenant_id
+
+
+def test_msp_tenant_id_must_be_the_msp_hosts_tenant(sandbox_reset, tenants):
+    sandbox = sandbox_reset
+    result = run(sandbox, playbook=CLIENTS, extra_vars={"msp_tenant_id": WOODGROVE})
+    assert result.rc != 0
+    messages = failed_messages(result)
+    for host in tenants["clients"]:
+        if host == "northwind":  # direct mode excludes the tenant's own account, not the MSP tenant
+            continue
+        assert "msp_tenant_id is %s" % WOODGROVE in messages[host] and tenants["tid"][tenants["msp"]] in messages[host]
+        assert sandbox.client.writes(tenants["tid"][host]) == [], host
+
+
+PART_D_ALONE = """
+- hosts: clients
+  gather_facts: false
+  tasks:
+    - name: exclusion
+      msp.conditional_access.ca_client_exclusion:
+        tenant_id: "{{ tenant_id }}"
+        msp_tenant_id: "{{ part_d_msp }}"
+        msp_tenant_name: "{{ part_d_name | default(omit) }}"
+      register: out
+"""
+
+
+def test_a_wrong_msp_tenant_id_is_refused_by_graphs_name_and_the_diff_shows_graphs_name(run_playbook, sandbox_reset,
+                                                                                      tenants, tmp_path):
+    """Without an msp host to compare with (the module in a play of one's own): the id of another real tenant with
+    the typed msp_tenant_name fails before any write; the right id without a name shows Graph's name in the diff."""
+    sandbox = sandbox_reset
+    fabrikam = tenants["tid"]["fabrikam"]
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text("[clients]\nfabrikam tenant_id=%s\n[clients:vars]\nansible_connection=local\n" % fabrikam)
+    wrong = run_playbook(PART_D_ALONE, inventory=str(inventory),
+                         extra_vars={"part_d_msp": WOODGROVE, "part_d_name": "Contoso MSP"})
+    assert wrong.rc != 0
+    message = wrong.task("exclusion", host="fabrikam")["msg"]
+    assert "msp_tenant_name" in message and "Woodgrove Bank" in message and "Contoso MSP" in message, message
+    assert sandbox.client.writes(fabrikam) == []
+
+    right = run_playbook(PART_D_ALONE, inventory=str(inventory), check=True,
+                         extra_vars={"part_d_msp": tenants["tid"][tenants["msp"]]})
+    assert right.rc == 0, right.stdout[-3000:]
+    assert "Contoso MSP" in json.dumps(right.task("exclusion", host="fabrikam")["diff"])
+
+
+def test_a_refusal_names_the_role_variable_and_the_controller_is_not_locked_out(sandbox_reset, tenants):
+    """The controller's own API client restricted to ranges without cipp_api_allowlist_controller_ip: Part C refuses (nothing written to CIPP-API), and the
+    tenant's failure tells the user to set cipp_api_allowlist_force, not the module's force=true."""
+    sandbox = sandbox_reset
+    before = sandbox.client.cipp_state()
+    result = run(sandbox, playbook=REPO / "playbooks" / "msp_tenant.yml",
+                 extra_vars={"cipp_api_allowlist_controller_ip": "198.51.100.99",
+                             # the controller's own API client (the sandbox app), restricted to ranges without it
+                             "cipp_api_allowlist_clients": [{"client": "Ansible controller",
+                                                             "ip_ranges": ["203.0.113.0/24"]}]})
+    assert result.rc != 0
+    message = result.task("Fail the tenant that failed", host=tenants["msp"])["msg"]
+    assert "198.51.100.99" in message and "cipp_api_allowlist_force: true" in message, message
+    assert "force=true" not in message
+    assert sandbox.client.cipp_state()["clients"] == before["clients"]

@@ -25,7 +25,11 @@ from sandbox.server import State
 TENANT = "22222222-0000-4000-8000-000000000001"
 ROLES = ["Policy.Read.All", "Policy.ReadWrite.ConditionalAccess", "Application.Read.All", "User.Read.All",
          "Group.Read.All", "RoleManagement.Read.Directory", "Organization.Read.All", "Directory.Read.All",
-         "AuditLog.Read.All"]
+         "AuditLog.Read.All", "CrossTenantInformation.ReadBasic.All", "DelegatedAdminRelationship.Read.All",
+         "Agreement.Read.All"]
+# Other tenants findTenantInformationByTenantId knows (the MSP of the Part D tests among them)
+TENANT_DIRECTORY = {"11111111-2222-3333-4444-555555555555": {"displayName": "Contoso MSP",
+                                                              "defaultDomainName": "contoso.example"}}
 ROOT = "https://graph.test"
 
 
@@ -38,11 +42,27 @@ class Exit(Exception):
         self.result = result
 
 
+class TestModule(GraphModule):
+    """The real GraphModule; its exits raise Exit instead of ending the test process (argument errors included)."""
+
+    def exit_json(self, **result):
+        self.report_retries()
+        raise Exit(False, result)
+
+    def fail_json(self, msg, **result):
+        self.report_retries()
+        raise Exit(True, dict(result, msg=msg))
+
+    def warn(self, warning):
+        self.warnings_seen.append(warning)
+
+
 class FakeTransport:
     def __init__(self, policies=(), users=(), groups=(), locations=(), faults=None, **tenant):
         data = dict(tenant, policies=copy.deepcopy(list(policies)), users=copy.deepcopy(list(users)),
                     groups=copy.deepcopy(list(groups)), namedLocations=copy.deepcopy(list(locations)))
-        fixture = {"apps": [], "tenants": {TENANT: data}, "faults": dict(faults or {})}
+        fixture = {"apps": [], "tenants": {TENANT: data}, "faults": dict(faults or {}),
+                   "tenant_directory": TENANT_DIRECTORY}
         handle, path = tempfile.mkstemp(suffix=".json")
         with os.fdopen(handle, "w") as out:
             json.dump(fixture, out)
@@ -104,17 +124,11 @@ class FakeTransport:
         args.update(client_id="00000000-0000-4000-8000-00000000c11e",
                     access_token="unused", auth_method="access_token", graph_endpoint=ROOT,
                     _ansible_check_mode=check_mode, _ansible_diff=diff)
+        TestModule.warnings_seen = []
         with patch_module_args({k: v for k, v in args.items() if v is not None}):
-            module = GraphModule(argument_spec=copy.deepcopy(argument_spec), supports_check_mode=True)
+            module = TestModule(argument_spec=copy.deepcopy(argument_spec), supports_check_mode=True)
+        module.warnings_seen = []
         graph = GraphClient(module.graph.auth, tenant_id=TENANT, pace_seconds=0, lag_delay=0)
         graph._send = self.send
         module._graph = graph
-        module.warnings_seen = []
-        module.warn = module.warnings_seen.append
-
-        def leave(failed):
-            def exit_(**result):
-                raise Exit(failed, result)
-            return exit_
-        module.exit_json, module.fail_json = leave(False), leave(True)
         return module

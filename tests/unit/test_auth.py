@@ -31,8 +31,19 @@ def test_auto_uses_workload_identity_when_federated_token_file_is_set(monkeypatc
 
 def test_missing_secret_is_reported_by_option_name():
     auth = Authenticator(params(auth_method="client_secret", client_id=None))
-    with pytest.raises(AuthError, match="needs client_id, client_secret"):
+    with pytest.raises(AuthError, match=r"needs client_id \(AZURE_CLIENT_ID\), client_secret \(AZURE_CLIENT_SECRET\)"):
         auth.graph_token()
+
+
+def test_no_credentials_name_the_environment_variables_not_the_cli(monkeypatch):
+    monkeypatch.delenv("AZURE_FEDERATED_TOKEN_FILE", raising=False)
+    monkeypatch.setenv("PATH", "/nonexistent")  # no az
+    auth = Authenticator(params(tenant_id=None, client_id=None))
+    with pytest.raises(AuthError) as raised:
+        auth.graph_token()
+    text = str(raised.value)
+    assert "AZURE_TENANT_ID" in text and "AZURE_CLIENT_ID" in text and "AZURE_CLIENT_SECRET" in text
+    assert "Azure CLI not found" not in text
 
 
 @pytest.mark.parametrize("cloud, login, graph", [

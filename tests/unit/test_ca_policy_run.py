@@ -99,7 +99,7 @@ def test_other_graph_errors_are_not_retried_on_beta():
     assert [s[3] for s in writes(graph)] == ["v1.0"]
 
 
-NAMED = dict(copy.deepcopy(POLICY), id="p2", displayName="CA001-Global-BaseProtection-AllApps-AnyPlatform-MFA")
+NAMED = dict(copy.deepcopy(POLICY), id="aaaaaaaa-0000-4000-8000-0000000000b2", displayName="CA001-Global-BaseProtection-AllApps-AnyPlatform-MFA")
 
 
 def test_naming_convention_is_checked_when_nothing_changes():
@@ -116,7 +116,7 @@ def test_naming_convention_is_checked_when_nothing_changes():
     assert writes(graph) == []
     # by id, the policy's own name is checked
     with pytest.raises(InvalidOption, match="GrantControl part Block"):
-        ensure(graph, id="p2", naming_convention="microsoft")
+        ensure(graph, id=NAMED["id"], naming_convention="microsoft")
     # without the convention, the same task is a no-op
     assert ensure(graph, display_name=wrong["displayName"])["changed"] is False
 

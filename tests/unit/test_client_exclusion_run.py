@@ -19,6 +19,7 @@ from sandbox.graph import GraphFailure
 MSP = "11111111-2222-3333-4444-555555555555"
 ACCOUNT = "5a5a5a5a-0000-4000-8000-0000000000aa"
 POLICIES = "/identity/conditionalAccess/policies"
+TENANT_INFO = "/tenantRelationships/findTenantInformationByTenantId(tenantId='%s')" % MSP
 
 
 def FakeGraph(policies, users=(), fail_patch=None, everytime_requires_beta=False, **faults):
@@ -79,7 +80,7 @@ def test_first_run_patches_each_policy_once_second_run_writes_nothing():
 
     graph.log.clear()
     again = ClientExclusion(FakeModule(graph)).run()
-    assert again["changed"] is False and graph.calls() == [("GET", POLICIES)]
+    assert again["changed"] is False and graph.calls() == [("GET", TENANT_INFO), ("GET", POLICIES)]
     assert "diff" in again and again["diff"] == []
 
 
@@ -142,9 +143,10 @@ def test_direct_mode_looks_the_upn_up_once_and_a_missing_upn_fails_before_writin
 ])
 def test_bad_input_names_the_option_and_writes_nothing(params, option):
     graph = FakeGraph([pol("a", "A")])
-    with pytest.raises(InvalidOption) as err:
+    with pytest.raises((InvalidOption, Exit)) as err:  # the shared input checks refuse before the module runs
         ClientExclusion(FakeModule(graph, **params)).run()
-    assert err.value.option == option
+    named = err.value.option if isinstance(err.value, InvalidOption) else err.value.result["invalid_option"]
+    assert named == option
     assert writes(graph) == []
 
 

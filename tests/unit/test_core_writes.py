@@ -43,7 +43,7 @@ def test_the_backup_hook_sees_the_object_before_it_changes():
     graph = transport()
     module = graph.module(ARGUMENT_SPEC, display_name="P", policy_state="disabled")
     seen = []
-    module.before_write = lambda method, path, body, current, client: seen.append((method, copy.deepcopy(current)))
+    module.before_write = lambda method, path, body, current, *rest: seen.append((method, copy.deepcopy(current)))
     Policies(module).ensure()
     [(method, current)] = seen
     assert method == "PATCH" and current["state"] == "enabled" and graph.policy("p1")["state"] == "disabled"

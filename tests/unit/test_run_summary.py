@@ -67,3 +67,13 @@ def test_source_variables_names_what_the_user_set():
     assert source_variables("{{ a_own + b }}", {"a_own", "b"}, exclude={"a_own"}) == ["b"]
     assert source_variables("plain", {"plain"}) == [] and source_variables(["{{ x }}"], {"x"}) == []
     assert source_variables("{{ broken", {"broken"}) == []
+
+
+def test_a_module_refusal_names_the_role_variable_not_the_module_option():
+    hostvars = {"msp_ca_failure": "Part C: would shut 203.0.113.9 out of its own API client; include it or set force=true",
+                "msp_ca_failed_action": "msp.conditional_access.cipp_api_client_ips"}
+    assert tenant_report(hostvars)["failed"].endswith("include it or set cipp_api_allowlist_force: true")
+    hostvars = {"msp_ca_failure": "in use; set force=true", "msp_ca_failed_action": "ca_named_location"}
+    assert tenant_report(hostvars)["failed"] == "in use; set trusted_location_force: true"
+    unknown = {"msp_ca_failure": "set force=true", "msp_ca_failed_action": "ansible.builtin.fail"}
+    assert tenant_report(unknown)["failed"] == "set force=true"

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Test-only callback: writes every task result to the JSON file named by MSP_CA_RESULTS_FILE."""
+"""Test-only callback: writes every task result (and when each task started) to the file named by MSP_CA_RESULTS_FILE."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ requirements: [enable in configuration]
 
 import json
 import os
+import time
 
 from ansible.plugins.callback import CallbackBase
 
@@ -28,6 +29,7 @@ class CallbackModule(CallbackBase):
         super().__init__()
         self.results = []
         self.stats = {}
+        self.starts = []  # [task name, wall-clock start]: ties sandbox log entries to the task that sent them
 
     def _record(self, status, result):
         data = self._clean(result._result)
@@ -44,6 +46,9 @@ class CallbackModule(CallbackBase):
     @staticmethod
     def _clean(data):
         return json.loads(json.dumps(data, default=str))
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        self.starts.append([task.get_name(), time.time()])
 
     def v2_runner_on_ok(self, result):
         self._record("ok", result)
@@ -62,4 +67,4 @@ class CallbackModule(CallbackBase):
         path = os.environ.get("MSP_CA_RESULTS_FILE")
         if path:
             with open(path, "w") as handle:
-                json.dump({"results": self.results, "stats": summary}, handle)
+                json.dump({"results": self.results, "stats": summary, "starts": self.starts}, handle)

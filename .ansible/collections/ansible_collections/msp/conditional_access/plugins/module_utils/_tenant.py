@@ -1,0 +1,165 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, msp.conditional_access contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read-only facts about a tenant's Conditional Access readiness (ca_tenant_info, the preflight role).
+
+PRIVATE to the msp.conditional_access collection: the API may change without notice.
+
+Every section is read on its own: a section the app may not read (403) is reported under
+``permissions`` with the permission it needs, and the other sections still come back, so a
+preflight can print one pass/fail line per prerequisite instead of stopping at the first.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from urllib.parse import quote
+
+from ._graph import GraphError, odata_quote
+
+POLICIES = "/identity/conditionalAccess/policies"
+LOCATIONS = "/identity/conditionalAccess/namedLocations"
+SECURITY_DEFAULTS = "/policies/identitySecurityDefaultsEnforcementPolicy"
+SKUS = "/subscribedSkus"
+
+# Service plans that carry Conditional Access (graph-ca.md §5.3, Maester Get-MtLicenseInformation).
+PLAN_P1 = "41781fb2-bc02-4b7c-bd55-b576c07bb09d"  # AAD_PREMIUM
+PLAN_P2 = "eec0eb4f-6444-4f95-aba0-50c24d67f998"  # AAD_PREMIUM_P2
+PLAN_GOVERNANCE = "e866a266-3cff-43a3-acca-0c90a7e00c8b"
+PLAN_NAMES = {PLAN_P1: "AAD_PREMIUM", PLAN_P2: "AAD_PREMIUM_P2"}
+
+SECTIONS = ("licenses", "security_defaults", "policies", "named_locations")
+STATES = {"enabled": "enabled", "disabled": "disabled", "enabledForReportingButNotEnforced": "report_only"}
+
+
+def licenses(skus):
+    """Entra ID P1/P2 from the enabled SKUs' service plans; plan names are only a fallback."""
+    active = [s for s in skus if s.get("capabilityStatus") == "Enabled"]
+    plans = set()
+    for sku in active:
+        for plan in sku.get("servicePlans") or []:
+            if plan.get("provisioningStatus") not in (None, "Success"):
+                continue
+            plan_id = (plan.get("servicePlanId") or "").lower()
+            name = plan.get("servicePlanName") or ""
+            if plan_id == PLAN_P2 or name == "AAD_PREMIUM_P2":
+                plans.add(PLAN_P2)
+            elif plan_id == PLAN_P1 or name == "AAD_PREMIUM":
+                plans.add(PLAN_P1)
+    return {
+        # P2 includes everything P1 has, Conditional Access among it
+        "entra_id_p1": bool(plans),
+        "entra_id_p2": PLAN_P2 in plans,
+        "skus": [{"sku_part_number": s.get("skuPartNumber"), "sku_id": s.get("skuId"),
+                  "capability_status": s.get("capabilityStatus"),
+                  "entra_id_plans": sorted(PLAN_NAMES[p.get("servicePlanId", "").lower()]
+                                           for p in s.get("servicePlans") or []
+                                           if (p.get("servicePlanId") or "").lower() in PLAN_NAMES)}
+                 for s in skus],
+    }
+
+
+def policy_counts(policies):
+    counts = {"total": len(policies), "enabled": 0, "report_only": 0, "disabled": 0, "microsoft_managed": 0}
+    for policy in policies:
+        state = STATES.get(policy.get("state"))
+        if state:
+            counts[state] += 1
+        if (policy.get("displayName") or "").startswith("Microsoft-managed:"):
+            counts["microsoft_managed"] += 1
+    return counts
+
+
+def location_counts(locations):
+    counts = {"total": len(locations), "ip": 0, "country": 0, "trusted": 0}
+    for location in locations:
+        kind = location.get("@odata.type", "")
+        if kind.endswith("ipNamedLocation"):
+            counts["ip"] += 1
+            counts["trusted"] += 1 if location.get("isTrusted") else 0
+        elif kind.endswith("countryNamedLocation"):
+            counts["country"] += 1
+    return counts
+
+
+def token_permissions(token):
+    """Application roles (or delegated scopes) of a JWT access token; None when it is not readable."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (AttributeError, IndexError, ValueError):
+        return None
+    if "roles" in claims:
+        return sorted(claims["roles"])
+    if "scp" in claims:
+        return sorted(claims["scp"].split())
+    return None
+
+
+class TenantInfo:
+    """Gathers the sections of ca_tenant_info; every Graph read is a GET."""
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.graph = module.graph
+        self.permissions = {}
+
+    def _read(self, section, fetch):
+        """fetch() or None; 401/403 is recorded as a missing permission instead of failing the task."""
+        try:
+            value = fetch()
+        except GraphError as exc:
+            if exc.status not in (401, 403):
+                raise
+            # the Graph client's hint names the permission of the endpoint that refused
+            self.permissions[section] = "denied (%s): %s" % (exc.code, exc.hint)
+            self.module.warn("%s: %s" % (section, exc))
+            return None
+        self.permissions[section] = "ok"
+        return value
+
+    def user(self, ref):
+        def fetch():
+            try:
+                user = self.graph.get("/users/%s" % quote(ref, safe="@"),
+                                      params={"$select": "id,userPrincipalName,displayName,accountEnabled"})
+            except GraphError as exc:
+                if exc.status == 404:
+                    return {"ref": ref, "found": False}
+                raise
+            return {"ref": ref, "found": True, "id": user.get("id"), "user_principal_name": user.get(
+                "userPrincipalName"), "display_name": user.get("displayName"),
+                "account_enabled": user.get("accountEnabled")}
+        return self._read("users", fetch) or {"ref": ref, "found": None}
+
+    def group(self, name):
+        def fetch():
+            found = self.graph.list("/groups", params={"$filter": "displayName eq %s" % odata_quote(name),
+                                                       "$select": "id,displayName"})
+            return {"ref": name, "found": len(found) == 1, "ids": [g["id"] for g in found],
+                    "ambiguous": len(found) > 1}
+        return self._read("groups", fetch) or {"ref": name, "found": None}
+
+    def gather(self):
+        wanted = set(self.params.get("gather_subset") or SECTIONS)
+        result = {"changed": False}
+        if "licenses" in wanted:
+            result["licenses"] = self._read("licenses", lambda: licenses(self.graph.list(SKUS)))
+        if "security_defaults" in wanted:
+            sd = self._read("security_defaults", lambda: self.graph.get(SECURITY_DEFAULTS))
+            result["security_defaults_enabled"] = None if sd is None else bool(sd.get("isEnabled"))
+        if "policies" in wanted:
+            result["policies"] = self._read("policies", lambda: policy_counts(
+                self.graph.list(POLICIES, params={"$select": "id,displayName,state"})))
+        if "named_locations" in wanted:
+            result["named_locations"] = self._read("named_locations",
+                                                   lambda: location_counts(self.graph.list(LOCATIONS)))
+        result["users"] = [self.user(ref) for ref in self.params.get("users") or []]
+        result["groups"] = [self.group(name) for name in self.params.get("groups") or []]
+        result["permissions"] = self.permissions
+        result["token_permissions"] = token_permissions(self.graph.auth.graph_token())
+        result["tenant_id"] = self.graph.tenant_id
+        result["graph_requests"] = self.graph.requests
+        return result
