@@ -279,7 +279,7 @@ def test_a_concurrent_writer_between_plan_and_write_keeps_its_exclusion(sandbox,
                             {"conditions": {"users": {"excludeUsers": [ids[BG1], ids[BG2]]}}})
     add = {"name": "add", MODULE: {"display_name": "Concurrent",
                                     "conditions": {"users": {"exclude_users": ["alice@contoso-msp.onmicrosoft.com"]}}}}
-    sandbox.client.set_faults(tenant=tenant, latency_ms=700)  # the plan is older than the 1 s pacing window
+    sandbox.client.set_faults(tenant=tenant, latency_ms=1200)  # the lookup of alice ages the plan past 1 s
     try:
         result = run(run_playbook, tenant, [add])
     finally:
