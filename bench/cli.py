@@ -194,14 +194,22 @@ class Bench:
         then the fork sweep on the sweep fleet, as far as the budget goes."""
         primary = self.args.primary_forks
         sweep = [f for f in self.args.fork_levels if f != primary or "sweep" in self.separate_sweep()]
-        before = tuple("module_" + k for k in ("check", "apply", "steady") if k in self.args.before.split(","))
+        before = [k for k in ("check", "apply", "steady") if k in self.args.before.split(",")]
+        first = ["check", "apply", "steady"]
+        if "steady" in before and "apply" not in before:
+            first.append("module_steady")     # the module path's steady state on the state the collection applied
+            before.remove("steady")
         if self.args.no_baseline_apply:
-            # the baseline's steady state on the state the collection applied (same policies, nothing to change)
-            plan = [(primary, ("check", "apply", "steady", "baseline_steady"), "all", True)]
-        else:
-            plan = [(primary, ("check", "apply", "steady"), "all", True),
-                    (primary, ("baseline_check", "baseline", "baseline_steady"), "all", True)]
-        plan += [(primary, before, "all", True)] if before else []
+            first.insert(0, "baseline_check")  # check mode writes nothing: the same unapplied state for both
+            first.append("baseline_steady")   # the baseline's steady state on the state the collection applied
+        if self.args.no_baseline_apply:
+            self.notes.append("baseline apply: not run (--no-baseline-apply, the longest run); the baseline's check "
+                              "mode ran on the unapplied state and its steady state on the state the collection applied")
+        plan = [(primary, tuple(first), "all", True)]
+        if before:
+            plan.append((primary, tuple("module_" + k for k in before), "all", True))
+        if not self.args.no_baseline_apply:
+            plan.append((primary, ("baseline_check", "baseline", "baseline_steady"), "all", True))
         plan += [(f, ("apply", "steady"), "sweep", False) for f in sweep]
         plan += [(f, ("baseline", "baseline_steady"), "sweep", False) for f in sweep]
         plan += [(f, ("check",), "sweep", False) for f in sweep]

@@ -42,7 +42,9 @@ def write_inventory(path, fixture, tenants=None, host_vars=None):
     inventory = {"all": {
         "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
                  "msp_tenant_id": msp, "msp_tenant_name": fixture["tenants"][msp].get("display_name") or "MSP"},
-        "children": {"clients": {"hosts": hosts}}}}
+        # the MSP tenant's host, as in inventories/example: site.yml (which client_tenants.yml imports, limited to
+        # the clients) checks the client tenants' msp_tenant_id against it
+        "children": {"msp": {"hosts": {"msp": {"tenant_id": msp}}}, "clients": {"hosts": hosts}}}}
     Path(path).write_text(json.dumps(inventory, indent=1))
     return {h: v["tenant_id"] for h, v in hosts.items()}
 

@@ -30,7 +30,9 @@ def keep_payload(sandbox_env, inventory, workdir, playbook=PLAYBOOK, module="ca_
     remote.mkdir(parents=True, exist_ok=True)
     env = bench_env(sandbox_env, ANSIBLE_KEEP_REMOTE_FILES="1", ANSIBLE_REMOTE_TMP=str(remote),
                     ANSIBLE_PIPELINING="false")
-    proc = subprocess.run([str(BIN / "ansible-playbook"), str(playbook), "-i", str(inventory)], env=env,
+    # the module path: in the worker process (the action plugins' default) there is no payload to keep
+    proc = subprocess.run([str(BIN / "ansible-playbook"), str(playbook), "-i", str(inventory),
+                           "-e", "msp_conditional_access_in_process=false"], env=env,
                           capture_output=True, text=True, timeout=600, cwd=str(REPO), check=False)
     found = sorted(remote.glob("ansible-tmp-*/AnsiballZ_%s.py" % module))
     if not found:

@@ -5,17 +5,6 @@
 
 from __future__ import annotations
 
-import re
-
-# A module's refusal names its own option ("set force=true"); in a role run the user sets the role variable.
-# (module, option) -> the role variable that sets it.
-ROLE_VARIABLES = {
-    "ca_named_location": {"force": "trusted_location_force"},
-    "ca_policy": {"allow_lockout_risk": "technician_access_allow_lockout_risk"},
-    "cipp_api_client_ips": {"force": "cipp_api_allowlist_force",
-                            "allow_any_ip": "allow_any_ip of the cipp_api_allowlist_clients entry"},
-}
-
 # Part D / Part B exclusion actions that are a change (ca_client_exclusion RETURN policies[].action).
 CHANGING_ACTIONS = ("excluded", "cloned", "removed")
 
@@ -42,17 +31,15 @@ def _exclusions(result, part):
             changes.append('%s policy "%s": %s' % (part, name, policy["action"]))
         elif policy.get("action") == "failed":
             changes.append('%s policy "%s": FAILED %s' % (part, name, policy.get("reason") or ""))
+        else:
+            continue  # a policy left as it was: its warning was shown on the run that changed it
         warnings.extend('%s policy "%s": %s' % (part, name, w) for w in policy.get("warnings") or [])
     return changes, warnings
 
 
-def in_role_terms(message, action):
-    """``message`` of a failed module with "<option>=true" replaced by the role variable the user sets."""
-    options = ROLE_VARIABLES.get(str(action or "").rsplit(".", 1)[-1])
-    if not options:
-        return str(message)
-    return re.sub(r"\b(%s)=true\b" % "|".join(map(re.escape, options)),
-                  lambda m: "%s: true" % options[m.group(1)], str(message))
+# the role variable that lets a run demote an enabled policy, by the registered result that held it back
+DEMOTION_VARIABLES = {"technician_access_result": "technician_policy_allow_demotion",
+                      "service_account_mfa_result": "service_account_mfa_allow_demotion"}
 
 
 def tenant_report(hostvars, check_mode=False):
@@ -66,13 +53,22 @@ def tenant_report(hostvars, check_mode=False):
     for item in _loop(_get(hostvars, "trusted_location_results")):
         if item.get("changed"):
             changes.append('Step 1 location "%s"' % (item.get("item") or {}).get("name", ""))
+    notes = []
     for var, part, name_var in (("technician_access_result", "Part A", "technician_access_policy_name"),
-                                ("service_account_mfa_result", "Part B", "service_account_mfa_policy_name")):
+                                ("technician_access_promotion", "Part A (promoted to enabled)", "technician_access_policy_name"),
+                                ("service_account_mfa_result", "Part B", "service_account_mfa_policy_name"),
+                                ("service_account_mfa_promotion", "Part B (promoted to enabled)",
+                                 "service_account_mfa_policy_name")):
         result = _get(hostvars, var)
+        policy = ((result or {}).get("policy") or {}).get("displayName") or _get(hostvars, name_var) or ""
         if result and result.get("changed"):
-            policy = (result.get("policy") or {}).get("displayName") or _get(hostvars, name_var) or ""
             changes.append('%s policy "%s"' % (part, policy))
-    for var, part in (("service_account_mfa_exclusions", "Part B exclusion:"), ("client_exclusion_result", "Part D")):
+        demotion = (result or {}).get("demotion") or {}
+        if demotion and not demotion.get("applied"):
+            notes.append('%s policy "%s": kept enabled, not demoted to %s (%s=true demotes it)' % (
+                part, policy, demotion.get("to"), DEMOTION_VARIABLES.get(var, "allow_demotion")))
+    for var, part in (("service_account_mfa_exclusions", "Part B exclusion:"),
+                      ("service_account_mfa_unexcluded", "Part B exclusion removed:"), ("client_exclusion_result", "Part D")):
         more, warned = _exclusions(_get(hostvars, var), part)
         changes.extend(more)
         warnings.extend(warned)
@@ -82,11 +78,12 @@ def tenant_report(hostvars, check_mode=False):
 
     verb = "would change" if check_mode else "changed"
     changes = ["%s: %s" % (verb, change) for change in changes]
-    failed = in_role_terms(_get(hostvars, "msp_ca_failure") or "", _get(hostvars, "msp_ca_failed_action"))
+    failed = str(_get(hostvars, "msp_ca_failure") or "")
     preflight = [line for line in _get(hostvars, "preflight_summary") or [] if str(line).startswith("FAIL")]
     lines = ["FAILED: %s" % failed] if failed else []
     lines += preflight
     lines += changes or ([] if failed else ["no change"])
+    lines += notes
     lines += ["warning: %s" % w for w in warnings]
     return {"failed": failed, "changes": changes, "warnings": warnings, "lines": lines}
 

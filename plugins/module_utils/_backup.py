@@ -19,6 +19,8 @@ import json
 import os
 import re
 
+from ._inputs import is_path_segment
+
 FORMAT = 1
 DEFAULT_ROOT = os.path.join("build", "backups")
 # One directory per playbook run when the caller sets it (restore.yml and report.yml do); otherwise per module run.
@@ -49,8 +51,9 @@ def launch_dir():
     that started it keeps the directory ansible-playbook was started in: the first ancestor that is not a shell
     and is an Ansible process gives it (Linux /proc); anywhere else, the working directory.
     """
-    pid = os.getppid()
-    for _ in range(8):
+    pid, depth = os.getppid(), 0
+    while depth < 8:
+        depth += 1
         try:
             with open("/proc/%d/cmdline" % pid, "rb") as handle:
                 argv = handle.read().split(b"\0")
@@ -173,8 +176,10 @@ def backup_files(path, tenant_id):
 def load(path):
     with open(path) as handle:
         record = json.load(handle)
-    if not isinstance(record, dict) or record.get("format") != FORMAT or "object" not in record:
-        raise ValueError("%s is not a backup file of this collection (format %s)" % (path, FORMAT))
+    if not isinstance(record, dict) or record.get("format") != FORMAT or not isinstance(record.get("object"), dict) \
+            or not isinstance(record.get("kind"), str) or not is_path_segment(record.get("id")):
+        raise ValueError("%s is not a backup file of this collection (format %s, with kind, id and object)"
+                         % (path, FORMAT))
     return record
 
 

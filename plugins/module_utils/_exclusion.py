@@ -496,13 +496,13 @@ class ClientExclusion:
 
     def run(self):
         self.validate()
+        account_id, upn = self.service_account()
+        policies = self.endpoint.list()
         if self.params["mode"] == "gdap":  # the id written into every policy: its name comes from Graph
             self.params["msp_tenant_name"] = verified_msp_name(self.graph, self.params["msp_tenant_id"],
                                                                self.params.get("msp_tenant_name"))
-        account_id, upn = self.service_account()
         labels = Labels(self.params["msp_tenant_id"], self.params.get("msp_tenant_name"), account_id, upn,
                         Resolver(self.graph))
-        policies = self.endpoint.list()
         selected = select_policies(policies, self.params.get("policies"))
         self._planner, self._policies = self.planner(account_id), policies
         plans = self._planner.plan(policies, selected)

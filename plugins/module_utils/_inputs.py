@@ -203,6 +203,12 @@ def user_ref(option, value):
     return text
 
 
+def is_path_segment(value):
+    """True for a non-empty string that stays one URL path segment as it is (an object id read from a file)."""
+    return isinstance(value, str) and bool(value.strip()) and value not in (".", "..") and \
+        not any(c in value for c in "/\\?#%") and not any(ord(c) <= 32 or ord(c) == 127 for c in value)
+
+
 def path_segment(value):
     """``value`` quoted as one URL path segment ('/' and '?' can never start another segment or a query)."""
     return quote(str(value), safe="@")
@@ -237,7 +243,8 @@ def networks(option, entries, allow_any_ip=False, min_prefix=0, warn=None):
                                                                   network.prefixlen - 96)))
         if network.prefixlen < min_prefix:
             raise InvalidOption(option, entry, "the prefix must be longer than /%d" % (min_prefix - 1))
-        if "/" in text and str(network.network_address) != str(ipaddress.ip_address(text.split("/")[0])) and warn:
+        address = text.split("/", maxsplit=1)[0]
+        if "/" in text and str(network.network_address) != str(ipaddress.ip_address(address)) and warn:
             warn("%s: %s has host bits set; it is used as %s" % (option, text, display(network)))
         if network not in result:
             result.append(network)

@@ -205,7 +205,7 @@ def baseline_holes(policy, names, msp_tenant_id=None, service_account_id=None):
         out.append(hole("excluded_guests", "%s of %s" % (", ".join(types), scope), policy, detail, sanctioned))
     for kind, name, detail in narrowing(policy, names):
         out.append(hole(kind, name, policy, detail))
-    required, _, alternatives = mfa_grant(policy)
+    required, alternatives = mfa_grant(policy)[0], mfa_grant(policy)[2]
     if required and alternatives:
         out.append(hole("grant", "MFA or " + " or ".join(alternatives), policy,
                         "the grant is OR: %s satisfies it without MFA" % " or ".join(alternatives)))
@@ -222,7 +222,7 @@ def closed_elsewhere(entry, others):
                 and not _users(p).get("excludeGuestsOrExternalUsers")]
     # a narrowing condition: closed by another All users baseline without that kind of narrowing
     return [p for p in others if "all" in _lower(_users(p).get("includeUsers"))
-            and entry["kind"] not in {k for k, _, _ in narrowing(p, Names())}]
+            and entry["kind"] not in {found[0] for found in narrowing(p, Names())}]
 
 
 def analyse(policies, security_defaults_enabled=None, break_glass=None, names=None, msp_tenant_id=None,
@@ -251,10 +251,9 @@ def analyse(policies, security_defaults_enabled=None, break_glass=None, names=No
                 holes.append(entry)
     else:
         for policy in candidates:
+            state = STATE_NAMES.get(policy.get("state"), policy.get("state"))
             holes.append(hole("report_only" if policy.get("state") != "disabled" else "disabled",
-                              policy.get("displayName"), policy,
-                              "would require MFA for All users but is %s" % STATE_NAMES.get(policy.get("state"),
-                                                                                         policy.get("state"))))
+                              policy.get("displayName"), policy, "would require MFA for All users but is %s" % state))
         if not security_defaults_enabled:
             holes.append(hole("no_policy", "All users, all applications", None,
                               "no enabled policy requires MFA for All users and all applications, and security "
@@ -313,9 +312,8 @@ def scubagear_snippet(mode=None, service_account_id=None, label=None):
     """ScubaGear's YAML ``Aad`` block declaring the sanctioned MSP exclusion (CapExclusions per check).
 
     Break-glass exclusions are not declared: in a partner tenant they are holes (ecosystem.md section 5)."""
-    lines = ["# ScubaGear configuration: the MSP exclusion of %s is sanctioned (CIPP lock-down, Part D)" % (label or
-                                                                                                        "this tenant"),
-             "Aad:"]
+    lines = ["# ScubaGear configuration: the MSP exclusion of %s is sanctioned (CIPP lock-down, Part D)"
+             % (label or "this tenant"), "Aad:"]
     entries = []
     if mode == "gdap":
         entries.append(("GuestUserTypes", [SERVICE_PROVIDER], "GDAP service provider users of the MSP"))
@@ -384,8 +382,8 @@ class MfaCoverage:
             trusted = [loc["id"] for loc in self.resolver._named_locations() if loc.get("isTrusted")]
         fixed = {}
         if p.get("msp_tenant_id"):
-            fixed[("tenant", p["msp_tenant_id"])] = "%s (%s)" % (p.get("msp_tenant_name") or "MSP tenant",
-                                                                p["msp_tenant_id"])
+            label = p.get("msp_tenant_name") or "MSP tenant"
+            fixed[("tenant", p["msp_tenant_id"])] = "%s (%s)" % (label, p["msp_tenant_id"])
         report = analyse(policies, self.security_defaults(), break_glass, Names(self.resolver, trusted, fixed),
                          p.get("msp_tenant_id"), account_id)
         mode = p.get("mode")

@@ -33,9 +33,10 @@ def verified_msp_name(graph, msp_tenant_id, msp_tenant_name=None):
             raise InvalidOption("msp_tenant_id", msp_tenant_id, "Graph knows no tenant with this id (%s); check "
                                 "msp_tenant_id - nothing was written" % exc.code)
         if exc.status == 403:
-            raise InvalidOption("msp_tenant_id", msp_tenant_id, "cannot be verified: looking the MSP tenant up needs the "
-                                "Graph application permission CrossTenantInformation.ReadBasic.All (docs/permissions.md)"
-                                " - nothing was written")
+            # the app may lack the permission of this lookup, or the tenant refuses everything (consent removed)
+            raise InvalidOption("msp_tenant_id", msp_tenant_id, "cannot be verified in Graph (%s); the lookup needs the "
+                                "application permission CrossTenantInformation.ReadBasic.All in this tenant "
+                                "(docs/permissions.md) - nothing was written" % exc)
         raise
     name = (info or {}).get("displayName") or ""
     if msp_tenant_name and name and not _same_name(name, msp_tenant_name):

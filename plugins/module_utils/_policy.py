@@ -569,8 +569,7 @@ class Policies:
         if applied:
             self.warnings.append("policy %r is enabled and policy_state=%s demotes it" % (name, target))
             return desired
-        self.warnings.append("policy %r is enabled: policy_state=%s would demote it, so it stays enabled "
-                             "(allow_demotion=true demotes it)" % (name, target))
+        # kept on: nothing changes, so no warning that would repeat on every run; RV(demotion) records it
         return {k: v for k, v in desired.items() if k != "state"}
 
     def update(self, current, desired):

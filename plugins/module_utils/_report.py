@@ -160,13 +160,17 @@ def _says_change(line):
 
 
 def tenant_record(host, now, backup_root, expiring_days):
-    reads = [("tenant", host.get("tenant_info")), ("policies", host.get("policies")), ("mfa", host.get("mfa"))]
+    # in report.yml's order, so that the first failure is the one that stopped the reads
+    reads = [("tenant", host.get("tenant_info")), ("policies", host.get("policies"))]
     if host.get("role") != "msp":
         reads.append(("exclusions", host.get("exclusions")))
+    reads.append(("mfa", host.get("mfa")))
     failures = [(what, _message(result)) for what, result in reads if _failed(result)]
-    for what in ("part_d", "drift_failure"):
-        if isinstance(host.get(what), dict) and host[what].get("failed"):
-            failures.append(("drift check", _message(host[what])))
+    # a drift check that failed (Part C without CIPP-API credentials, say) leaves the reads standing: the tenant is
+    # shown as drift with the reason, never as compliant
+    drift_errors = sorted({"could not check what a run would change: " + _message(host[what])
+                           for what in ("part_d", "drift_failure")
+                           if isinstance(host.get(what), dict) and host[what].get("failed")})
     record = {
         "name": host.get("name"), "tenant_id": host.get("tenant_id"), "role": host.get("role") or "client",
         "mode": host.get("mode"), "display_name": host.get("display_name") or host.get("name"),
@@ -202,7 +206,7 @@ def tenant_record(host, now, backup_root, expiring_days):
                   "coverage": round(100.0 * len(covered) / len(targeting)) if targeting else 100,
                   "missing_policies": sorted(e.get("display_name") for e in targeting if not e.get("excluded"))}
     mfa = host["mfa"]
-    drift = drift_items(host)
+    drift = drift_errors + drift_items(host)
     if part_d and part_d["missing"] and not host.get("part_d"):
         drift += ["Part D: exclude the MSP from %r" % name for name in part_d["missing_policies"]]
     status = DRIFT if drift else COMPLIANT
@@ -262,7 +266,7 @@ def chart_svg(part_d):
     rows = sorted(part_d, key=lambda r: (r["coverage"] is not None, r["coverage"] or 0, r["name"]))
     out = []
 
-    def bar(x, y, w, h, row):
+    def draw(x, y, w, h, row):
         pct = row["coverage"]
         cls = "bar-failed" if pct is None else "bar-full" if pct == 100 else "bar-part" if pct >= 50 else "bar-low"
         out.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" class="%s"><title>%s: %s</title></rect>'
@@ -283,23 +287,23 @@ def chart_svg(part_d):
             pct = row["coverage"]
             out.append('<text x="%d" y="%.1f" class="label" text-anchor="end">%s</text>'
                        % (left - 8, y + 13, _esc(row["name"])))
-            bar(left, y, max(3.0, span * (pct or 0) / 100.0) if pct is not None else 6, line - 8, row)
+            draw(left, y, max(3.0, span * (pct or 0) / 100.0) if pct is not None else 6, line - 8, row)
             out.append('<text x="%.1f" y="%.1f" class="label">%s</text>' % (
                 left + (span * (pct or 0) / 100.0 if pct is not None else 6) + 6, y + 13,
                 "failed to read" if pct is None else "%d%%" % pct))
     else:
-        width, height, top = 960, 180, 8
-        step = (width - 40) / len(rows)
+        width, height, top = 960, 180, 12
+        step = (width - 52) / len(rows)
         out.append('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="100%%" role="img" '
                    'aria-label="Part D coverage per client tenant" class="chart">' % (width, height + 8))
         for pct in (0, 50, 100):
             y = top + (height - top) * (1 - pct / 100.0)
-            out.append('<line x1="34" x2="%d" y1="%.1f" y2="%.1f" class="grid"/><text x="30" y="%.1f" class="axis" '
+            out.append('<line x1="48" x2="%d" y1="%.1f" y2="%.1f" class="grid"/><text x="44" y="%.1f" class="axis" '
                        'text-anchor="end">%d%%</text>' % (width, y, y, y + 4, pct))
         for index, row in enumerate(rows):
             pct = row["coverage"]
             h = 6 if pct is None else max(2.0, (height - top) * pct / 100.0)
-            bar(40 + index * step, height - h, max(1.0, step * 0.85), h, row)
+            draw(52 + index * step, height - h, max(1.0, step * 0.85), h, row)
     out.append("</svg>")
     return "".join(out)
 
@@ -346,8 +350,9 @@ def markdown(report):
             continue
         if t["mfa"]:
             lines += ["", "MFA: %s" % t["mfa"]["status_text"]]
-            lines += ["- %s: %s (%s%s)" % (h["kind"], _md(h["name"]), _md(h["detail"]),
-                                          ", sanctioned" if h["sanctioned"] else "") for h in t["mfa"]["holes"]]
+            for h in t["mfa"]["holes"]:
+                lines.append("- %s: %s (%s%s)" % (h["kind"], _md(h["name"]), _md(h["detail"]),
+                                                  ", sanctioned" if h["sanctioned"] else ""))
         if t["drift"]:
             lines += ["", "A run would change:"] + ["- %s" % _md(d) for d in t["drift"]]
         lines += ["", "| Policy | State | Targets | Controls | MSP exclusion |", "|---|---|---|---|---|"]
@@ -425,6 +430,9 @@ ul.holes li.sanctioned { color: var(--muted); }
 </style>
 </head>
 <body>
+{% macro hole_item(h) %}<li class="{{ 'sanctioned' if h.sanctioned }}"><strong>{{ h.name }}</strong>
+({{ h.kind | replace('_', ' ') }}{% if h.policy %}, in {{ h.policy }}{% endif %}): {{ h.detail }}
+{{- ' - sanctioned' if h.sanctioned }}</li>{% endmacro %}
 <header>
 <h1>{{ r.title }}</h1>
 <p>Generated {{ r.generated_at }} &middot; read-only (nothing was changed) &middot; {{ r.overview.tenants }} tenants</p>
@@ -434,12 +442,16 @@ ul.holes li.sanctioned { color: var(--muted); }
 <h2>Fleet overview</h2>
 <div class="cards">
   <div class="card compliant" id="card-compliant"><span class="n" id="count-compliant">{{ r.overview.status.compliant }}</span>compliant</div>
-  <div class="card drift" id="card-drift"><span class="n" id="count-drift">{{ r.overview.status.drift }}</span>drift <small>(a run would change something)</small></div>
+  <div class="card drift" id="card-drift"><span class="n" id="count-drift">{{ r.overview.status.drift }}</span>drift
+    <small>(a run would change something)</small></div>
   <div class="card failed" id="card-failed"><span class="n" id="count-failed">{{ r.overview.status.failed }}</span>failed to read</div>
-  <div class="card"><span class="n" id="count-mfa-holes">{{ r.overview.mfa_holes }}</span>with MFA holes <small>({{ r.overview.mfa_covered }} covered)</small></div>
-  <div class="card"><span class="n">{{ r.overview.licences.P2 }} / {{ r.overview.licences.P1 }} / {{ r.overview.licences.none }}</span>licences P2 / P1 / none</div>
+  <div class="card"><span class="n" id="count-mfa-holes">{{ r.overview.mfa_holes }}</span>with MFA holes
+    <small>({{ r.overview.mfa_covered }} covered)</small></div>
+  <div class="card"><span class="n">{{ r.overview.licences.P2 }} / {{ r.overview.licences.P1 }} /
+    {{ r.overview.licences.none }}</span>licences P2 / P1 / none</div>
   <div class="card"><span class="n" id="count-security-defaults">{{ r.overview.security_defaults_on | length }}</span>security defaults on</div>
-  <div class="card"><span class="n" id="count-expiring">{{ r.overview.expiring | length }}</span>GDAP relationships ending &le; {{ r.overview.expiring_days }} days
+  <div class="card"><span class="n" id="count-expiring">{{ r.overview.expiring | length }}</span>GDAP relationships
+    ending &le; {{ r.overview.expiring_days }} days
     {% if not r.overview.relationships_known %}<small>(unknown: the inventory has no relationship dates)</small>{% endif %}</div>
 </div>
 {% if r.partner_mfa %}
@@ -447,9 +459,10 @@ ul.holes li.sanctioned { color: var(--muted); }
 <p><span class="badge {{ 'covered' if r.partner_mfa.covered else 'hole' }}" id="partner-mfa">{{ r.partner_mfa.status_text }}</span>
 {% if r.partner_mfa.baseline_policy %} &middot; baseline policy: {{ r.partner_mfa.baseline_policy }}{% endif %}</p>
 {% if r.partner_mfa.holes %}<ul class="holes" id="partner-holes">{% for h in r.partner_mfa.holes %}
-<li class="{{ 'sanctioned' if h.sanctioned }}"><strong>{{ h.name }}</strong> ({{ h.kind | replace('_', ' ') }}{% if h.policy %}, in {{ h.policy }}{% endif %}): {{ h.detail }}</li>{% endfor %}</ul>{% endif %}
+{{ hole_item(h) }}{% endfor %}</ul>{% endif %}
 {% endif %}
-{% if r.overview.expiring %}<p>Ending soon: {% for e in r.overview.expiring %}{{ e.name }} ({{ e.days_left }} days){{ ", " if not loop.last }}{% endfor %}</p>{% endif %}
+{% if r.overview.expiring %}<p>Ending soon: {% for e in r.overview.expiring %}{{ e.name }} ({{ e.days_left }} days)
+{{- ", " if not loop.last }}{% endfor %}</p>{% endif %}
 {% if r.overview.part_d %}
 <h2>Part D coverage per client tenant</h2>
 <p class="muted">Share of the policies that can reach the MSP's users which exclude it (100% = CIPP cannot be locked out).</p>
@@ -460,7 +473,8 @@ ul.holes li.sanctioned { color: var(--muted); }
 <h2>Tenants</h2>
 <div class="controls">
   <input type="search" id="filter-text" placeholder="Filter by name or tenant id" aria-label="Filter tenants">
-  <label>Status <select id="filter-status"><option value="">all</option><option value="compliant">compliant</option><option value="drift">drift</option><option value="failed">failed to read</option></select></label>
+  <label>Status <select id="filter-status"><option value="">all</option><option value="compliant">compliant</option>
+    <option value="drift">drift</option><option value="failed">failed to read</option></select></label>
   <label><input type="checkbox" id="filter-mfa"> only MFA holes</label>
   <span id="shown">{{ r.tenants | length }} of {{ r.tenants | length }} tenants</span>
 </div>
@@ -478,14 +492,18 @@ ul.holes li.sanctioned { color: var(--muted); }
     data-partd="{{ t.part_d.coverage if t.part_d else -1 }}" data-drift="{{ t.drift | length }}"
     data-rel="{{ t.relationship.days_left if t.relationship and t.relationship.days_left is not none else 99999 }}"
     data-backup="{{ t.last_backup.run if t.last_backup else '' }}">
-<td><a href="#t-{{ t.name }}">{{ t.display_name }}</a>{% if t.role == 'msp' %} <span class="badge neutral">MSP</span>{% endif %}<br><span class="tid">{{ t.tenant_id }}</span></td>
+<td><a href="#t-{{ t.name }}">{{ t.display_name }}</a>{% if t.role == 'msp' %} <span class="badge neutral">MSP</span>{% endif %}
+<br><span class="tid">{{ t.tenant_id }}</span></td>
 <td><span class="badge {{ t.status }}">{{ t.status_label }}</span>{% if t.error %}<br><span class="error">{{ t.error | truncate(160) }}</span>{% endif %}</td>
 <td>{{ t.licence or '-' }}</td>
 <td>{{ {True: 'on', False: 'off'}.get(t.security_defaults, '-') }}</td>
-<td>{% if t.mfa %}<span class="badge {{ 'covered' if t.mfa.covered else 'hole' }}">{{ t.mfa.status | replace('_', ' ') }}</span>{% if t.mfa.open_holes %} {{ t.mfa.open_holes }} hole{{ 's' if t.mfa.open_holes != 1 }}{% endif %}{% else %}-{% endif %}</td>
+<td>{% if t.mfa %}<span class="badge {{ 'covered' if t.mfa.covered else 'hole' }}">{{ t.mfa.status | replace('_', ' ') }}</span>
+{% if t.mfa.open_holes %} {{ t.mfa.open_holes }} hole{{ 's' if t.mfa.open_holes != 1 }}{% endif %}{% else %}-{% endif %}</td>
 <td>{% if t.part_d %}{{ t.part_d.coverage }}% <span class="muted">({{ t.part_d.excluded }}/{{ t.part_d.targeting }})</span>{% else %}-{% endif %}</td>
 <td>{{ t.drift | length }}</td>
-<td>{% if t.relationship %}{{ t.relationship.end[:10] }}{% if t.relationship.days_left is not none %} <span class="{{ 'missing' if t.relationship.expiring else 'muted' }}">({{ t.relationship.days_left }} d{{ ', auto-extend' if t.relationship.auto_extend }})</span>{% endif %}{% else %}<span class="muted">unknown</span>{% endif %}</td>
+<td>{% if t.relationship %}{{ t.relationship.end[:10] }}{% if t.relationship.days_left is not none %}
+ <span class="{{ 'missing' if t.relationship.expiring else 'muted' }}">({{ t.relationship.days_left }} d
+{{- ', auto-extend' if t.relationship.auto_extend }})</span>{% endif %}{% else %}<span class="muted">unknown</span>{% endif %}</td>
 <td>{% if t.last_backup %}{{ t.last_backup.run }}{% else %}<span class="muted">none</span>{% endif %}</td>
 </tr>
 {% endfor %}
@@ -495,23 +513,30 @@ ul.holes li.sanctioned { color: var(--muted); }
 <section id="details">
 <h2>Per tenant</h2>
 {% for t in r.tenants %}
-<details class="tenant" id="t-{{ t.name }}" data-tenant="{{ t.name }}" data-status="{{ t.status }}" data-mfa="{{ 'hole' if t.mfa and not t.mfa.covered else 'ok' }}" data-search="{{ (t.display_name ~ ' ' ~ t.name ~ ' ' ~ t.tenant_id) | lower }}"{{ ' open' if t.status == 'failed' and r.tenants | length <= 20 }}>
-<summary><span class="badge {{ t.status }}">{{ t.status_label }}</span> {{ t.display_name }} <span class="muted">{{ t.tenant_id }}{% if t.mode %} &middot; {{ t.mode }}{% endif %}</span></summary>
+<details class="tenant" id="t-{{ t.name }}" data-tenant="{{ t.name }}" data-status="{{ t.status }}"
+    data-mfa="{{ 'hole' if t.mfa and not t.mfa.covered else 'ok' }}"
+    data-search="{{ (t.display_name ~ ' ' ~ t.name ~ ' ' ~ t.tenant_id) | lower }}"
+    {{- ' open' if t.status == 'failed' and r.tenants | length <= 20 }}>
+<summary><span class="badge {{ t.status }}">{{ t.status_label }}</span> {{ t.display_name }}
+<span class="muted">{{ t.tenant_id }}{% if t.mode %} &middot; {{ t.mode }}{% endif %}</span></summary>
 <div>
 {% if t.status == 'failed' %}
 <p class="error">Could not be read, so nothing is known about this tenant's policies:</p>
 <ul>{% for e in t.errors %}<li class="error">{{ e }}</li>{% endfor %}</ul>
 {% else %}
-<p>{{ t.policy_counts.total }} policies: {{ t.policy_counts.enabled }} on, {{ t.policy_counts.report_only }} report-only, {{ t.policy_counts.disabled }} off{% if t.managed %}; Microsoft-managed: {{ t.managed | join(', ') }}{% endif %}.
+<p>{{ t.policy_counts.total }} policies: {{ t.policy_counts.enabled }} on, {{ t.policy_counts.report_only }} report-only,
+{{ t.policy_counts.disabled }} off{% if t.managed %}; Microsoft-managed: {{ t.managed | join(', ') }}{% endif %}.
 Licence {{ t.licence or 'unknown' }}; security defaults {{ {True: 'on', False: 'off'}.get(t.security_defaults, 'unknown') }}.</p>
-{% if t.permissions %}<p class="error">Not readable: {% for k, v in t.permissions.items() %}{{ k }} ({{ v }}){{ '; ' if not loop.last }}{% endfor %}</p>{% endif %}
+{% if t.permissions %}<p class="error">Not readable:
+{% for k, v in t.permissions.items() %}{{ k }} ({{ v }}){{ '; ' if not loop.last }}{% endfor %}</p>{% endif %}
 <h3>MFA coverage: <span class="badge {{ 'covered' if t.mfa.covered else 'hole' }}">{{ t.mfa.status_text }}</span></h3>
-{% if t.mfa.holes %}<ul class="holes">{% for h in t.mfa.holes %}<li class="{{ 'sanctioned' if h.sanctioned }}"><strong>{{ h.name }}</strong> ({{ h.kind | replace('_', ' ') }}{% if h.policy %}, in {{ h.policy }}{% endif %}): {{ h.detail }}{{ ' - sanctioned' if h.sanctioned }}</li>{% endfor %}</ul>{% endif %}
+{% if t.mfa.holes %}<ul class="holes">{% for h in t.mfa.holes %}{{ hole_item(h) }}{% endfor %}</ul>{% endif %}
 <h3>A run would change</h3>
 {% if t.drift %}<ul class="drift">{% for d in t.drift %}<li>{{ d }}</li>{% endfor %}</ul>{% else %}<p class="muted">nothing</p>{% endif %}
 <h3>Policies</h3>
 <table class="policies"><thead><tr><th>Policy</th><th>State</th><th>Targets</th><th>Controls</th><th>MSP exclusion</th></tr></thead><tbody>
-{% for p in t.policies %}<tr><td>{{ p.name }}{% if p.managed %} <span class="badge neutral">Microsoft-managed</span>{% endif %}</td><td>{{ p.state }}</td><td>{{ p.targets }}</td><td>{{ p.controls }}</td>
+{% for p in t.policies %}<tr><td>{{ p.name }}{% if p.managed %} <span class="badge neutral">Microsoft-managed</span>{% endif %}</td>
+<td>{{ p.state }}</td><td>{{ p.targets }}</td><td>{{ p.controls }}</td>
 <td class="{{ 'present' if p.msp_exclusion else 'missing' if p.msp_exclusion == false else 'muted' }}">{{ p.msp_exclusion_text }}</td></tr>
 {% endfor %}</tbody></table>
 {% if t.exports and (t.exports.scubagear or t.exports.maester_note) %}
@@ -521,7 +546,9 @@ Licence {{ t.licence or 'unknown' }}; security defaults {{ {True: 'on', False: '
 {% if t.exports.maester_note %}<p class="muted">{{ t.exports.maester_note }}</p>{% endif %}
 {% endif %}
 {% endif %}
-<p>Last backup: {% if t.last_backup %}{{ t.last_backup.run }} ({{ t.last_backup.policies }} policies, {{ t.last_backup.named_locations }} named locations) <span class="muted">{{ t.last_backup.path }}</span>{% else %}<span class="muted">none</span>{% endif %}</p>
+<p>Last backup: {% if t.last_backup %}{{ t.last_backup.run }} ({{ t.last_backup.policies }} policies,
+{{ t.last_backup.named_locations }} named locations) <span class="muted">{{ t.last_backup.path }}</span>
+{%- else %}<span class="muted">none</span>{% endif %}</p>
 </div>
 </details>
 {% endfor %}
@@ -550,13 +577,15 @@ Licence {{ t.licence or 'unknown' }}; security defaults {{ {True: 'on', False: '
     shown.textContent = n + " of " + rows.length + " tenants";
   }
   function fromHash() {
-    // index.html#status=failed&q=contoso opens the page filtered (links in mails, the browser test)
+    // index.html#status=failed&q=contoso&sort=partd opens the page filtered and sorted (links in mails, the browser test)
     location.hash.replace(/^#/, "").split("&").forEach(function (part) {
       var kv = part.split("="), v = decodeURIComponent(kv[1] || "");
       if (kv[0] === "status") { status.value = v; } else if (kv[0] === "q") { text.value = v; }
       else if (kv[0] === "mfa") { mfa.checked = v === "hole"; }
+      else if (kv[0] === "sort") { sortKey = v; }
     });
   }
+  var sortKey = null;
   var tbody = document.querySelector("#tenant-table tbody");
   Array.prototype.forEach.call(document.querySelectorAll("#tenant-table th"), function (th) {
     th.addEventListener("click", function () {
@@ -577,6 +606,10 @@ Licence {{ t.licence or 'unknown' }}; security defaults {{ {True: 'on', False: '
   [text, status, mfa].forEach(function (el) { el.addEventListener("input", apply); el.addEventListener("change", apply); });
   window.addEventListener("hashchange", function () { fromHash(); apply(); });
   fromHash();
+  if (sortKey) {
+    var th = document.querySelector('#tenant-table th[data-key="' + sortKey.replace(/[^a-z]/g, "") + '"]');
+    if (th) { th.click(); }
+  }
   apply();
   document.body.setAttribute("data-ready", "true");
 })();

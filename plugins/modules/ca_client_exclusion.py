@@ -42,11 +42,15 @@ options:
     description:
       - Tenant id (GUID) of the MSP, the tenant whose service provider users are excluded.
       - O(tenant_id) is the client tenant the module works in.
+      - In V(gdap) mode the id is looked up in Graph first (C(findTenantInformationByTenantId), application
+        permission C(CrossTenantInformation.ReadBasic.All)); an id Graph does not know, or cannot confirm, is
+        refused before anything is written.
     type: str
     required: true
   msp_tenant_name:
     description:
-      - Display name of the MSP tenant, shown next to its id in the diff and warnings.
+      - Display name of the MSP tenant. In V(gdap) mode the diff and warnings show the name Graph has for
+        O(msp_tenant_id), and a name that contradicts it is refused (a valid but wrong id must not look right).
     type: str
   mode:
     description:

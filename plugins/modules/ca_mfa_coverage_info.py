@@ -20,7 +20,7 @@ description:
     them in its included users) requires the phishing-resistant MFA authentication strength for all applications.
   - A hole that another enabled MFA policy for all applications closes (it includes the excluded user, group or
     role, or All users without that exclusion) is not listed.
-  - In a client tenant the same figure shows the client's MFA posture. The MSP's own exclusion there (Part D:
+  - In a client tenant the same figure shows the client's MFA posture. The MSP's own exclusion there (Part D,
     service provider users of O(msp_tenant_id), or O(service_account) in direct mode) is listed as a
     C(sanctioned) hole, and RV(scubagear) / RV(maester) declare it to those audit tools.
   - Says plainly what Graph cannot show, above all the legacy per-user MFA trusted IPs (RV(not_visible)).

@@ -69,8 +69,8 @@ options:
   allow_demotion:
     description:
       - V(false) never takes an enabled policy back to report-only or disabled through O(policy_state); the policy
-        stays enabled, a warning says so and RV(demotion) records it. V(true) demotes it, with a warning and the
-        state change in the diff.
+        stays enabled (nothing changes, so no warning) and RV(demotion) records it. V(true) demotes it, with a
+        warning and the state change in the diff.
     type: bool
     default: true
   conditions:

@@ -10,14 +10,15 @@ module: ca_report
 short_description: Render the fleet's Conditional Access report (HTML, JSON, Markdown) from what report.yml read
 version_added: 0.2.0
 description:
-  - Runs on the controller (C(delegate_to: localhost)). Takes, per tenant, the results of
+  - Runs on the controller (C(delegate_to=localhost)). Takes, per tenant, the results of
     M(msp.conditional_access.ca_tenant_info), M(msp.conditional_access.ca_policy_info),
     M(msp.conditional_access.ca_client_exclusion_info), M(msp.conditional_access.ca_mfa_coverage_info) and the
     guide's roles run in check mode, and writes C(index.html), C(report.json) and C(report.md) to O(dest).
   - A tenant whose reads failed is shown as C(failed to read) with the reason; a tenant where a run of the guide
     would change something is C(drift); otherwise C(compliant).
   - The HTML page is self-contained (inline CSS, SVG and script; nothing is fetched), sorts and filters the tenants,
-    and opens filtered with C(index.html#status=failed), C(#q=<text>) or C(#mfa=hole).
+    and opens filtered or sorted with C(index.html#status=failed), C(#q=<text>), C(#mfa=hole) or
+    C(#sort=partd) (any column key), combined with C(&).
   - Used by C(playbooks/report.yml); sends no request to Graph. In check mode nothing is written.
 options:
   tenants:

@@ -135,8 +135,8 @@ def judge(case, failed, message, raw_text, writes):
         problems.append("the client secret is in the output")
     clean = not problems  # the error itself; writes are judged apart
     if writes:
-        problems.append("%d write(s): %s" % (len(writes), ", ".join("%s %s" % (w["method"], w["path"])
-                                                                  for w in writes[:3])))
+        sent = ", ".join("%s %s" % (w["method"], w["path"]) for w in writes[:3])
+        problems.append("%d write(s): %s" % (len(writes), sent))
     return Outcome(case, failed, message, clean, writes, problems)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .harness import Case
+import json
+
+from .harness import REPO, Case
 
 MSP = "11111111-1111-4111-8111-111111111111"
 FABRIKAM = "22222222-2222-4222-8222-222222222222"
@@ -20,6 +22,11 @@ GRAPH_MODULES = {
     "ca_client_exclusion": {"msp_tenant_id": MSP},
     "ca_client_exclusion_info": {"msp_tenant_id": MSP},
     "ca_tenant_info": {},
+    "ca_what_if": {"scenarios": [{"name": "technician at home", "user": "alice@contoso-msp.onmicrosoft.com",
+                                  "expect": "blocked"}]},
+    "ca_signin_review": {},
+    "ca_mfa_coverage_info": {},
+    "ca_backup_restore": {"backup": "build/adversarial/backups/location.json"},  # written by OTHER_MODULES' first case
 }
 CIPP_MODULES = {
     "cipp_api_client_ips": {"api_client": "RMM integration", "allowed_ip_ranges": ["203.0.113.0/24"]},
@@ -29,7 +36,7 @@ TENANT_OF = {"ca_client_exclusion": FABRIKAM, "ca_client_exclusion_info": FABRIK
 
 
 def base(module):
-    args = dict(GRAPH_MODULES[module] if module in GRAPH_MODULES else CIPP_MODULES[module])
+    args = dict(GRAPH_MODULES[module] if module in GRAPH_MODULES else CIPP_MODULES.get(module, {}))
     args["tenant_id"] = TENANT_OF.get(module, MSP)
     return args
 
@@ -355,11 +362,70 @@ CIPP = cipp_common(C) + cipp_common(CI) + [
 ]
 
 
+# -- the modules of the other issues: what-if, sign-in review, MFA coverage, restore, report ----------------------------
+WI = "ca_what_if"
+SR = "ca_signin_review"
+MC = "ca_mfa_coverage_info"
+BR = "ca_backup_restore"
+RP = "ca_report"
+BACKUPS = REPO / "build" / "adversarial" / "backups"
+
+
+def backup_file(name, record):
+    """setup: a backup file holding ``record`` (text as is when it is a str)."""
+    def setup(sandbox):
+        BACKUPS.mkdir(parents=True, exist_ok=True)
+        (BACKUPS / name).write_text(record if isinstance(record, str) else json.dumps(record))
+    return setup
+
+
+LOCATION_RECORD = {"format": 1, "tenant_id": MSP, "kind": "named_location", "id": TRUSTED["id"], "object": TRUSTED}
+OTHER_MODULES = [
+    case(BR + ":missing", BR, "backup", backup="/nonexistent/backup"),
+    case(WI + ":no-scenarios", WI, "scenarios", drop=("scenarios",)),
+    case(WI + ":scenario-no-name", WI, "name", scenarios=[{"user": "alice@contoso-msp.onmicrosoft.com",
+                                                           "expect": "mfa"}]),
+    case(WI + ":expect-choice", WI, "expect", scenarios=[{"name": "x", "expect": "maybe"}]),
+    case(WI + ":bad-ip", WI, "ip_address", scenarios=[{"name": "x", "user": "alice@contoso-msp.onmicrosoft.com",
+                                                       "ip_address": "203.0.113.300", "expect": "blocked"}]),
+    case(WI + ":guest-type-choice", WI, "external_user_type",
+         scenarios=[{"name": "x", "external_user_type": "alien", "expect": "blocked"}]),
+    case(WI + ":unknown-user", WI, "user", also=("nobody@contoso-msp.onmicrosoft.com",),
+         scenarios=[{"name": "x", "user": "nobody@contoso-msp.onmicrosoft.com", "expect": "blocked"}]),
+    case(SR + ":window-not-int", SR, "window_days", window_days="a week"),
+    case(SR + ":window-zero", SR, "window_days", window_days=0),
+    case(SR + ":since-word", SR, "since", since="yesterday"),
+    case(SR + ":user-not-upn", SR, "users", users=["alice"]),
+    case(SR + ":percent-word", SR, "max_blocked_percent", max_blocked_percent="lots"),
+    case(MC + ":msp-not-guid", MC, "msp_tenant_id", msp_tenant_id="contoso"),
+    case(MC + ":direct-no-account", MC, "service_account", mode="direct"),
+    case(MC + ":account-path", MC, "service_account", mode="direct", service_account="../groups"),
+    case(MC + ":mode-choice", MC, "mode", mode="both"),
+    case(BR + ":not-json", BR, "backup", setup=backup_file("not-json.json", "{ not json"),
+         backup=str(BACKUPS / "not-json.json")),
+    case(BR + ":not-a-backup", BR, "backup", setup=backup_file("other.json", {"hello": "world"}),
+         backup=str(BACKUPS / "other.json")),
+    case(BR + ":other-tenant", BR, "backup", also=(FABRIKAM,),
+         setup=backup_file("fabrikam.json", dict(LOCATION_RECORD, tenant_id=FABRIKAM)),
+         backup=str(BACKUPS / "fabrikam.json")),
+    case(BR + ":no-kind", BR, "backup",
+         setup=backup_file("no-kind.json", {k: v for k, v in LOCATION_RECORD.items() if k != "kind"}),
+         backup=str(BACKUPS / "no-kind.json")),
+    case(BR + ":id-path", BR, "backup", setup=backup_file("id-path.json", dict(LOCATION_RECORD, id="../policies")),
+         backup=str(BACKUPS / "id-path.json")),
+    case(BR + ":kinds-choice", BR, "kinds", kinds=["everything"]),
+    case(RP + ":tenants-missing", RP, "tenants", drop=("tenant_id",)),
+    case(RP + ":tenants-not-list", RP, "tenants", tenants="all", drop=("tenant_id",)),
+    case(RP + ":days-not-int", RP, "expiring_days", tenants=[], expiring_days="soon", drop=("tenant_id",)),
+]
+
+
 def all_cases():
+    backup_file("location.json", LOCATION_RECORD)(None)  # the backup every other ca_backup_restore case names
     cases = []
     for module in list(GRAPH_MODULES) + list(CIPP_MODULES):
         cases += common(module)
-    cases += SHARED_EXTRA + NAMED_LOCATION + NAMED_LOCATION_INFO + POLICY + POLICY_INFO + EXCLUSION + TENANT_INFO + CIPP
+    cases += SHARED_EXTRA + OTHER_MODULES + NAMED_LOCATION + NAMED_LOCATION_INFO + POLICY + POLICY_INFO + EXCLUSION + TENANT_INFO + CIPP
     ids = [c.id for c in cases]
     assert len(ids) == len(set(ids)), "duplicate case ids"
     return cases

@@ -239,7 +239,8 @@ def test_gdap_first_run_second_run_and_request_counts(sandbox, run_playbook, tmp
         assert users["excludeUsers"] == before_a[entry["path"].rsplit("/", 1)[1]]["conditions"]["users"][
             "excludeUsers"]
     # the MSP tenant's name from Graph (a wrong msp_tenant_id must not look right): one GET, no CA endpoint
-    msp_lookups = [e for e in log_a if "/tenantRelationships/findTenantInformationByTenantId" in e["path"]]
+    msp_lookups = [e for e in log_a if "/tenantRelationships/findTenantInformationByTenantId" in e["path"]
+                   and msp in e["path"]]
     assert [(e["method"], e["status"]) for e in msp_lookups] == [("GET", 200)]
     reads_a = [e for e in ca_only(log_a) if not e["write"]]
     assert all(e["method"] == "GET" for e in reads_a)

@@ -142,3 +142,18 @@ def test_awx_project_installs_the_collection_the_way_awx_syncs_it(installed, tmp
                str(target)], project, env)
     assert (target / "ansible_collections" / "msp" / "conditional_access" / "playbooks" / "site.yml").exists(), \
         proc.stdout
+
+
+def test_the_readme_gives_exactly_these_steps():
+    """The commands the tests above run are the README's own, so the README cannot drift from what is tested."""
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## Using it against real tenants"):readme.index("### 4.")]
+    for line in ("pip install -r requirements.txt",
+                 "ansible-galaxy collection build --force --output-path build/",
+                 "ansible-galaxy collection install -r requirements.yml -p ~/.ansible/collections",
+                 "cp -r inventories/example ~/msp-ca/inventory && cd ~/msp-ca",
+                 "--fixture sandbox/fixtures/demo.json --port 0 --state-dir .sandbox",
+                 'source "$CLONE/.sandbox/env.sh"',
+                 'ansible-playbook -i "$CLONE/inventories/sandbox" msp.conditional_access.site --check --diff'):
+        assert line in section, line
+    assert "ansible_python_interpreter" in section  # ... and says it is not needed

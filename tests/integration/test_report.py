@@ -169,6 +169,10 @@ def test_page_in_a_real_browser(report):
     filtered = browser(url + "#status=failed", "--dump-dom", "--virtual-time-budget=3000").stdout
     assert '<span id="shown">1 of 5 tenants</span>' in filtered
     assert visible_rows(filtered) == [("tailspin", "failed to read")]
+    # sorting by Part D coverage (the column header's click, through the address): worst first, then the 100%
+    ordered = browser(url + "#sort=partd", "--dump-dom", "--virtual-time-budget=3000").stdout
+    assert [t for t, _ in visible_rows(ordered)][-1] == "woodgrove"
+    assert [t for t, _ in visible_rows(ordered)][:2] == ["contoso-msp", "tailspin"]  # no Part D figure: -1
     shot = ARTIFACTS / "report.png"
     if shot.exists():
         shot.unlink()
@@ -268,3 +272,40 @@ def test_restore_refuses_a_backup_of_another_tenant(sandbox_reset, backups_dir):
     assert "holds a backup of tenant %s, not of tenant_id %s" % (FABRIKAM, WOODGROVE) in failure["msg"]
     assert failure["invalid_option"] == "backup"
     assert graph_writes(sandbox, seq) == []
+
+
+def test_deleted_policy_and_location_come_back_with_their_ids(sandbox_reset, backups_dir):
+    sandbox = sandbox_reset
+    run_time, root = backups_dir
+    office = {"@odata.type": "#microsoft.graph.ipNamedLocation", "id": TRUSTED, "displayName": "Fabrikam office",
+              "isTrusted": False, "ipRanges": [{"@odata.type": "#microsoft.graph.iPv4CidrRange",
+                                                "cidrAddress": "198.51.100.0/24"}]}
+    sandbox.client.put_location(FABRIKAM, office)
+    before = state(sandbox)
+    play = """
+- hosts: fabrikam
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: delete a policy
+      msp.conditional_access.ca_policy: {tenant_id: "{{ tenant_id }}", display_name: Finance MFA, state: absent}
+      register: deleted_policy
+    - name: delete a location
+      msp.conditional_access.ca_named_location: {tenant_id: "{{ tenant_id }}", display_name: Fabrikam office, state: absent}
+      register: deleted_location
+"""
+    env = ansible_env(dict(sandbox.env, MSP_CA_RUN_TIME=run_time))
+    gone = run_ansible_playbook(play, env, inventory=str(INVENTORY))
+    assert gone.rc == 0, gone.stdout[-3000:]
+    assert gone.task("delete a policy", host="fabrikam")["backups"][0].startswith(str(root / FABRIKAM / "policy-"))
+    assert gone.task("delete a location", host="fabrikam")["backups"] == [str(root / FABRIKAM /
+                                                                              ("named_location-%s.json" % TRUSTED))]
+    assert len(state(sandbox)) == len(before) - 2
+    back = run_with_backups(sandbox, "restore.yml", run_time + "-undo", extra_vars={
+        "backup": str(root), "restore_hosts": "fabrikam"})
+    assert back.rc == 0, back.stdout[-3000:]
+    actions = {e["display_name"]: e["action"] for e in
+               back.task("Restore the tenant's policies and named locations", host="fabrikam")["restored"]}
+    assert actions == {"Finance MFA": "restored", "Fabrikam office": "restored"}
+    assert state(sandbox) == before  # same ids, same content
+    shutil.rmtree(REPO / "build" / "backups" / (run_time + "-undo"), ignore_errors=True)

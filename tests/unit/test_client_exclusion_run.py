@@ -80,7 +80,7 @@ def test_first_run_patches_each_policy_once_second_run_writes_nothing():
 
     graph.log.clear()
     again = ClientExclusion(FakeModule(graph)).run()
-    assert again["changed"] is False and graph.calls() == [("GET", TENANT_INFO), ("GET", POLICIES)]
+    assert again["changed"] is False and graph.calls() == [("GET", POLICIES), ("GET", TENANT_INFO)]
     assert "diff" in again and again["diff"] == []
 
 

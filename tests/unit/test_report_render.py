@@ -88,3 +88,10 @@ def test_the_chart_stays_one_screen_at_500_tenants():
     assert svg.count("<rect") == 500 and "<text x" not in svg.split("%</text>", 3)[-1]  # no per-tenant labels
     small = _report.chart_svg(part_d[:3] + [{"name": "gone", "coverage": None, "status": "failed"}])
     assert "failed to read" in small and small.index("gone") < small.index("t000")  # worst first
+
+
+def test_a_failed_drift_check_is_drift_with_the_reason_not_a_failed_read():
+    host = client("ok", drift_failure={"failed": True, "msg": "CIPP-API: no answer"})
+    record = _report.build([host], now=NOW)["tenants"][0]
+    assert record["status"] == "drift"
+    assert record["drift"] == ["could not check what a run would change: CIPP-API: no answer"]

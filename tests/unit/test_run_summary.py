@@ -14,7 +14,8 @@ MSP_HOST = {
     "service_account_mfa_result": {"changed": False, "policy": {"displayName": "CA600-SA"}},
     "service_account_mfa_exclusions": {"changed": True, "policies": [
         {"display_name": "CA001", "action": "excluded"},
-        {"display_name": "CA002", "action": "already_excluded", "warnings": ["kept a partner tenant"]}]},
+        {"display_name": "CA003", "action": "excluded", "warnings": ["kept a partner tenant"]},
+        {"display_name": "CA002", "action": "already_excluded", "warnings": ["not repeated: nothing changed"]}]},
     "cipp_api_allowlist_results": {"results": [{"changed": False, "item": {"client": "RMM"}},
                                                {"changed": True, "item": {"client": "PSA"}}]},
     "preflight_summary": ["PASS Entra ID P1/P2 licence: P2", "FAIL Security defaults: ENABLED"],
@@ -27,9 +28,11 @@ def test_every_changed_location_policy_exclusion_and_client_is_named():
         'would change: Step 1 location "Trusted - MSP Office"',
         'would change: Part A policy "CA200-Admins"',
         'would change: Part B exclusion: policy "CA001": excluded',
+        'would change: Part B exclusion: policy "CA003": excluded',
         'would change: Part C API client "PSA"',
     ]
-    assert report["warnings"] == ['Part B exclusion: policy "CA002": kept a partner tenant']
+    # a warning belongs to the run that changes its policy: an unchanged policy's warning is not repeated
+    assert report["warnings"] == ['Part B exclusion: policy "CA003": kept a partner tenant']
     assert report["failed"] == ""
     assert "FAIL Security defaults: ENABLED" in report["lines"]
     assert tenant_report(MSP_HOST)["changes"][0].startswith("changed: ")
@@ -68,12 +71,3 @@ def test_source_variables_names_what_the_user_set():
     assert source_variables("plain", {"plain"}) == [] and source_variables(["{{ x }}"], {"x"}) == []
     assert source_variables("{{ broken", {"broken"}) == []
 
-
-def test_a_module_refusal_names_the_role_variable_not_the_module_option():
-    hostvars = {"msp_ca_failure": "Part C: would shut 203.0.113.9 out of its own API client; include it or set force=true",
-                "msp_ca_failed_action": "msp.conditional_access.cipp_api_client_ips"}
-    assert tenant_report(hostvars)["failed"].endswith("include it or set cipp_api_allowlist_force: true")
-    hostvars = {"msp_ca_failure": "in use; set force=true", "msp_ca_failed_action": "ca_named_location"}
-    assert tenant_report(hostvars)["failed"] == "in use; set trusted_location_force: true"
-    unknown = {"msp_ca_failure": "set force=true", "msp_ca_failed_action": "ansible.builtin.fail"}
-    assert tenant_report(unknown)["failed"] == "set force=true"
