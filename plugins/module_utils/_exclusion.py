@@ -78,7 +78,9 @@ def add_gdap_exclusion(users, msp_tenant_id, msp_label=None):
     the one exclusion object by the collection's merge rule (``_ca.merge_guests``)."""
     new = copy.deepcopy(users)
     mine = {"guestOrExternalUserTypes": SERVICE_PROVIDER, "externalTenants": enumerated([msp_tenant_id])}
-    label = (lambda t: msp_label if msp_label and t.lower() == msp_tenant_id.lower() else t)
+
+    def label(tid):
+        return msp_label if msp_label and tid.lower() == msp_tenant_id.lower() else tid
     new["excludeGuestsOrExternalUsers"], warnings = merge_guests(users.get("excludeGuestsOrExternalUsers"), mine,
                                                                  label)
     return new, warnings
@@ -310,8 +312,8 @@ class Planner:
             warnings.append("the policy includes service provider users; excluding the MSP means it no longer "
                             "applies to the MSP's technicians")
         if self.covered(users):
-            if self.mode == "gdap" and tenant_kind((users.get("excludeGuestsOrExternalUsers") or {})
-                                             .get("externalTenants")) != "enumerated":
+            guests = users.get("excludeGuestsOrExternalUsers") or {}
+            if self.mode == "gdap" and tenant_kind(guests.get("externalTenants")) != "enumerated":
                 warnings.append("the MSP is covered by an exclusion of service provider users of every external "
                                 "tenant, not of %s alone" % self.msp_label)
             return Plan(policy, "already_excluded", warnings=warnings)
@@ -535,8 +537,8 @@ class ClientExclusion:
         for plan in plans:
             if plan.changes or plan in failed:  # a run that changes nothing does not repeat its warnings
                 for warning in plan.warnings:
-                    self.module.warn("%s: policy %r: %s" % (self.tenant_label(), plan.policy.get("displayName"),
-                                                           warning))
+                    self.module.warn("%s: policy %r: %s"
+                                     % (self.tenant_label(), plan.policy.get("displayName"), warning))
         result = {"changed": bool(done), "policies": [p.entry() for p in plans],
                   "summary": self.summary(plans), "service_account_id": account_id}
         if self.module._diff:

@@ -89,7 +89,6 @@ KNOWN_APPS = {
 }
 
 
-
 def _literal(kind, text):
     """The canonical spelling of a literal Graph accepts (case-insensitive), or None."""
     for literal in LITERALS[kind]:
@@ -251,8 +250,8 @@ class Resolver:
         if not found:
             raise InvalidOption(option, value, "not a built-in strength (%s) nor the name or id of one in the tenant"
                                 % ", ".join(AUTH_STRENGTHS))
-        return self._remember("authentication_strength", self._one(value, option, "authentication_strength",
-                                                                    found)["id"], found[0].get("displayName"))
+        chosen = self._one(value, option, "authentication_strength", found)
+        return self._remember("authentication_strength", chosen["id"], chosen.get("displayName"))
 
     def _by_name_or_id(self, kind, path, text, value, option, is_id):
         """A small collection read whole: the item whose id (``is_id``) or display name is ``text``."""
