@@ -73,7 +73,8 @@ def msp_excluded(users, msp):
     if not guests or SP not in types_of(guests):
         return False
     tenants = guests.get("externalTenants")
-    return kind_of(tenants) != "enumerated" or msp.lower() in members_of(tenants)
+    # no tenant list covers nobody for sure: CIPP's service exception completes it with the MSP (issue 10)
+    return kind_of(tenants) == "all" or (kind_of(tenants) == "enumerated" and msp.lower() in members_of(tenants))
 
 
 def merged_exclusion(guests, msp):
@@ -91,10 +92,10 @@ def merged_exclusion(guests, msp):
         if msp.lower() not in members_of(tenants):
             members.append(msp)
         new["externalTenants"] = {"@odata.type": ENUMERATED, "membershipKind": "enumerated", "members": members}
-    elif kind is None and not types - TENANTLESS:
-        # only tenant-less types: a list naming the MSP narrows nothing that was excluded before
+    elif kind is None:
+        # no tenant list (graph-ca.md section 3 case 4, CIPP's service exception): completed with the MSP
         new["externalTenants"] = {"@odata.type": ENUMERATED, "membershipKind": "enumerated", "members": [msp]}
-    # "all", or tenant-bound types without a list (it covers every tenant): keep the list as it is
+    # "all": keep the list as it is
     return new
 
 
@@ -190,7 +191,7 @@ def lost_exclusions(before, after):
             if gone:
                 lost.append("%s: excluded guest types lost %s" % (policy.get("displayName"), sorted(gone)))
             old_kind, new_kind = kind_of(old_g.get("externalTenants")), kind_of((new_g or {}).get("externalTenants"))
-            if old_kind != "enumerated" and new_kind == "enumerated" and types_of(old_g) - TENANTLESS:
+            if old_kind == "all" and new_kind == "enumerated" and types_of(old_g) - TENANTLESS:
                 lost.append("%s: exclusion narrowed from every tenant to a list" % policy.get("displayName"))
             if old_kind == "enumerated" and new_kind == "enumerated":
                 gone = set(members_of(old_g.get("externalTenants"))) - set(members_of(new_g.get("externalTenants")))

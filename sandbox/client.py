@@ -42,6 +42,11 @@ class SandboxClient:
     def set_faults(self, tenant=None, **switches):
         return self._call("POST", "/faults", dict(switches, tenant=tenant))
 
+    def add_hook(self, tenant, path, patch, method="GET"):
+        """Once, just before ``method path`` (version-less, e.g. /identity/conditionalAccess/policies/ID) of the
+        tenant is answered, merge ``patch`` into that object: a concurrent writer."""
+        return self._call("POST", "/hooks", {"tenant": tenant, "method": method, "path": path, "patch": patch})
+
     def put_policy(self, tenant, obj):
         return self._call("PUT", "/tenants/%s/policies/%s" % (tenant, obj["id"]), obj)
 

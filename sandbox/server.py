@@ -61,6 +61,7 @@ class State:
         self.graph_calls = defaultdict(int)
         self.ca_window = defaultdict(deque)
         self.lag = {}  # (tenant id, object id) -> reads still lagging
+        self.hooks = []  # one-shot concurrent writers: see take_hook
         self.cipp = None
         if fixture.get("cipp") is not None:
             try:
@@ -87,6 +88,24 @@ class State:
                                                 "appId": client_id, "displayName": app_name or client_id})
             done["service_principal_created"] = True
         return done
+
+    def take_hook(self, tid, method, path):
+        """The first hook waiting for this request, removed (``POST /_sandbox/hooks``): another writer (an admin in
+        the portal, a second run) changes an object just before the request is answered."""
+        for hook in self.hooks:
+            if hook.get("tenant") in (None, tid) and hook.get("method", "GET") == method and hook["path"] == path:
+                self.hooks.remove(hook)
+                return hook
+        return None
+
+    def run_hook(self, tid, hook):
+        from .graph import deep_merge
+
+        kind, oid = hook["path"].rstrip("/").split("/")[-2:]
+        target = next((o for o in self.tenants[tid].get(kind, []) if o["id"] == oid), None)
+        if target is not None:
+            deep_merge(target, hook.get("patch") or {})
+            target["modifiedDateTime"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
     def faults_for(self, tid):
         merged = dict(FAULT_DEFAULTS)
@@ -333,6 +352,10 @@ class Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(2)
             return
         self.last_graph_error = None
+        with state.lock:
+            hook = state.take_hook(tid, method, path) if tid in state.tenants else None
+            if hook:
+                state.run_hook(tid, hook)
         status = self.graph_status(method, version, path, query, body, claims, tid, faults, call_no, url)
         if status >= 400 and self.last_graph_error:
             # the Graph error code and message, so a test can tell a 400 for 1038 from one for 1011
@@ -418,6 +441,10 @@ class Handler(BaseHTTPRequestHandler):
                     tid = body.pop("tenant", None)
                     state.faults.setdefault(tid, {}).update(body)
                 return self._send(200, {str(k): v for k, v in state.faults.items()})
+            if parts == ["hooks"]:
+                if method == "POST":
+                    state.hooks.append(body)
+                return self._send(200, {"hooks": state.hooks})
             if parts == ["fixture"]:
                 return self._send(200, state.fixture)
             if len(parts) >= 2 and parts[0] == "tenants":

@@ -67,6 +67,14 @@ options:
       - Must be an C(https://) URL (or a bare host name, taken as https) without a path.
       - If not set, the environment variable E(AZURE_AUTHORITY_HOST) is used.
     type: str
+  retry_budget:
+    description:
+      - Seconds from the start of the task within which failed Graph requests are retried (throttling 429,
+        503/504, dropped connections, read-after-write lag). A retry that would end later is not made and the
+        request fails with its error. Every retry made is reported in a warning with its reason.
+      - The default fits about 120 policies in one tenant at the paced rate of one request per second.
+    type: float
+    default: 600
   input_names:
     description:
       - How error messages name the options, for callers whose users set something else (a role variable).

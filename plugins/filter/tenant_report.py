@@ -37,6 +37,11 @@ def _exclusions(result, part):
     return changes, warnings
 
 
+# the role variable that lets a run demote an enabled policy, by the registered result that held it back
+DEMOTION_VARIABLES = {"technician_access_result": "technician_policy_allow_demotion",
+                      "service_account_mfa_result": "service_account_mfa_allow_demotion"}
+
+
 def tenant_report(hostvars, check_mode=False):
     """{failed, changes, warnings, lines} of one tenant, from its host's variables.
 
@@ -48,13 +53,22 @@ def tenant_report(hostvars, check_mode=False):
     for item in _loop(_get(hostvars, "trusted_location_results")):
         if item.get("changed"):
             changes.append('Step 1 location "%s"' % (item.get("item") or {}).get("name", ""))
+    notes = []
     for var, part, name_var in (("technician_access_result", "Part A", "technician_access_policy_name"),
-                                ("service_account_mfa_result", "Part B", "service_account_mfa_policy_name")):
+                                ("technician_access_promotion", "Part A (promoted to enabled)", "technician_access_policy_name"),
+                                ("service_account_mfa_result", "Part B", "service_account_mfa_policy_name"),
+                                ("service_account_mfa_promotion", "Part B (promoted to enabled)",
+                                 "service_account_mfa_policy_name")):
         result = _get(hostvars, var)
+        policy = ((result or {}).get("policy") or {}).get("displayName") or _get(hostvars, name_var) or ""
         if result and result.get("changed"):
-            policy = (result.get("policy") or {}).get("displayName") or _get(hostvars, name_var) or ""
             changes.append('%s policy "%s"' % (part, policy))
-    for var, part in (("service_account_mfa_exclusions", "Part B exclusion:"), ("client_exclusion_result", "Part D")):
+        demotion = (result or {}).get("demotion") or {}
+        if demotion and not demotion.get("applied"):
+            notes.append('%s policy "%s": kept enabled, not demoted to %s (%s=true demotes it)' % (
+                part, policy, demotion.get("to"), DEMOTION_VARIABLES.get(var, "allow_demotion")))
+    for var, part in (("service_account_mfa_exclusions", "Part B exclusion:"),
+                      ("service_account_mfa_unexcluded", "Part B exclusion removed:"), ("client_exclusion_result", "Part D")):
         more, warned = _exclusions(_get(hostvars, var), part)
         changes.extend(more)
         warnings.extend(warned)
@@ -69,6 +83,7 @@ def tenant_report(hostvars, check_mode=False):
     lines = ["FAILED: %s" % failed] if failed else []
     lines += preflight
     lines += changes or ([] if failed else ["no change"])
+    lines += notes
     lines += ["warning: %s" % w for w in warnings]
     return {"failed": failed, "changes": changes, "warnings": warnings, "lines": lines}
 

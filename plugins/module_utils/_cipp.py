@@ -19,6 +19,7 @@ from ansible.module_utils.basic import env_fallback
 from ._auth import AuthError, Authenticator, ca_bundle
 from ._backup import save_cipp_client
 from ._diff import make_diff
+from ._graph import WriteGate
 from ._inputs import display_text, networks
 from ._module import InvalidOption, ModuleError
 from ._resolve import is_guid
@@ -236,6 +237,7 @@ class CippClient:
                 raise InvalidOption("cipp_api_scope", None, "set it, or client_id (the scope is then api://<client_id>/.default)")
             self.scope = "api://%s/.default" % params.get("client_id")
         self.requests = 0
+        self.gate = WriteGate()  # writes only through GraphModule.write (the chokepoint)
         self._session = None
         self._token = None
 
@@ -246,6 +248,7 @@ class CippClient:
             self._session = requests.Session()
             self._session.verify = ca_bundle() or True
             self._token = self.auth.token(self.scope)
+        self.gate.check(method, endpoint)
         url = "%s/api/%s" % (self.base, endpoint)
         # No X-CIPP-Version: CIPP casts it to [semver] outside any try block.
         headers = {"Authorization": "Bearer " + self._token, "Accept": "application/json"}
@@ -275,6 +278,10 @@ class CippClient:
         if method == "GET":
             return self._send("GET", "ExecApiClient", params={"Action": action})
         return self._send("POST", "ExecApiClient", params={"Action": action}, json_body=dict(body or {}, Action=action))
+
+    def request(self, method, action, body=None):
+        """What the write chokepoint calls: ExecApiClient ``action``."""
+        return self.call(method, action, body)
 
     def me(self):
         return self._send("GET", "me") or {}
@@ -370,7 +377,7 @@ class ApiClientIps:
     def write(self, client, row, plan):
         """AddUpdate, then judge by what CIPP stored: its answer may carry a warning written after the table was."""
         save_cipp_client(self.module, self.params.get("tenant_id"), row)
-        answer = client.call("POST", "AddUpdate", add_update_body(row, plan["after"]))
+        answer = self.module.write("POST", "AddUpdate", add_update_body(row, plan["after"]), client=client, current=row)
         problems = result_problems(answer)
         try:
             stored = read_ranges(find_client(client.clients(), row["ClientId"]))
@@ -420,7 +427,7 @@ class ApiClientIps:
                                 "save_azure_config=never" % (caller, "not enabled" if own else "not listed"))
 
     def save_azure_config(self, client, result):
-        problems = result_problems(client.call("POST", "SaveToAzure", {}))
+        problems = result_problems(self.module.write("POST", "SaveToAzure", {}, client=client))
         if problems:
             raise ModuleError("CIPP-API SaveToAzure failed: %s" % "; ".join(problems))
         result["restart_wait_seconds"] = client.wait_until_answering(self.params.get("restart_timeout") or 120)

@@ -37,16 +37,6 @@ def canonical_network(value):
         raise ValueError("%r is not an IPv4/IPv6 address or CIDR range" % (value,))
 
 
-def networks_equal(left, right):
-    """Compare two lists of CIDR strings as sets of networks."""
-    return {canonical_network(x) for x in left} == {canonical_network(x) for x in right}
-
-
-def changed_keys(current, desired):
-    """Top-level keys of ``desired`` whose value differs from ``current`` (only keys the user set)."""
-    return [k for k, v in desired.items() if current.get(k) != v]
-
-
 def make_diff(before, after, before_header=None, after_header=None):
     """Ansible's diff dict. Create is {} -> object, delete object -> {}."""
     diff = {"before": before if before is not None else {}, "after": after if after is not None else {}}

@@ -18,27 +18,18 @@ be unit-tested case by case.
 from __future__ import annotations
 
 import copy
-import re
 
+from ._ca import (SERVICE_PROVIDER, SHAREPOINT_WARNING, STATE_NAMES, STATES, TENANTLESS_TYPES, enumerated, format_flags,
+                  guests_cover, has_tenant, is_guid, is_managed, is_sharepoint_made, merge_guests, parse_flags, select,
+                  tenant_kind, tenant_members, without_managed_prefix)
 from ._diff import SERVER_KEYS, make_diff, strip_server_keys
 from ._graph import GraphError
 from ._inputs import path_segment
-from ._module import InvalidOption
+from ._module import InvalidOption, ModuleError
 from ._msp_tenant import verified_msp_name
-from ._policy import BETA_WARNING, MMP_PREFIX, is_managed, writable, write_policy
-
-POLICIES = "/identity/conditionalAccess/policies"
-ENUMERATED = "#microsoft.graph.conditionalAccessEnumeratedExternalTenants"
-ALL_TENANTS = "#microsoft.graph.conditionalAccessAllExternalTenants"
-SERVICE_PROVIDER = "serviceProvider"
-
-# Declaration order of the conditionalAccessGuestOrExternalUserTypes flags enum (v1.0 CSDL);
-# Graph renders the bitmask in this order, so writing it back in this order keeps bodies stable.
-FLAG_ORDER = ("none", "internalGuest", "b2bCollaborationGuest", "b2bCollaborationMember",
-              "b2bDirectConnectUser", "otherExternalUser", "serviceProvider", "unknownFutureValue")
-# Internal guests live in the client tenant itself: a tenant list does not narrow them.
-TENANTLESS_TYPES = frozenset(["none", "internalGuest"])
-GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+from ._objects import policies as policy_endpoint
+from ._policy import writable
+from ._resolve import Resolver
 
 # Who is let in and which policies are looked at: shared by ca_client_exclusion and its _info
 # module, so that a report and a change read the same options the same way.
@@ -50,6 +41,20 @@ EXCLUSION_TARGET_SPEC = dict(
     policies=dict(type="list", elements="str"),
 )
 EXCLUSION_TARGET_REQUIRED_IF = [("mode", "direct", ("service_account",))]
+# ca_client_exclusion's own options on top
+ARGUMENT_SPEC = dict(
+    EXCLUSION_TARGET_SPEC,
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    scope=dict(type="str", default="targeting", choices=["targeting", "all"]),
+    include_disabled=dict(type="bool", default=True),
+    managed_policies=dict(type="str", default="exclude", choices=["exclude", "skip", "clone_and_disable"]),
+    clone_prefix=dict(type="str", default="Clone - "),
+    clone_state=dict(type="str", choices=["enabled", "disabled", "report_only"]),
+)
+# what a clone costs: said in the result of every clone
+CLONE_NOTE = ("the clone %r is the MSP's own policy from now on: it no longer gets Microsoft's updates to %r, nor "
+              "Microsoft's automatic enablement (Microsoft turns report-only managed policies on by itself, after 45 "
+              "days); it was created in state %s")
 
 # Graph errors that stop the whole run: the next PATCH would fail the same way.
 FATAL_STATUSES = (None, 401, 403, 429, 500, 502, 503, 504)
@@ -58,133 +63,26 @@ NOT_RECORDED = ("Graph does not record who added serviceProvider, so state=absen
                 "and cannot restore the exclusion as it was before")
 
 
-# -- flags --------------------------------------------------------------------------------------
-def parse_types(value):
-    """'internalGuest, serviceProvider' -> ['internalGuest', 'serviceProvider'] in canonical order.
-
-    Unknown members are kept (after the known ones): dropping one would drop an exclusion.
-    ``none`` only survives on its own (it is the zero of the bitmask).
-    """
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple, set)):
-        items = [str(v).strip() for v in value]
-    else:
-        items = [part.strip() for part in str(value).split(",")]
-    items = {i for i in items if i}
-    known = {f.lower(): f for f in FLAG_ORDER}
-    canonical = {known.get(i.lower(), i) for i in items}
-    if len(canonical) > 1:
-        canonical.discard("none")
-    order = {f: n for n, f in enumerate(FLAG_ORDER)}
-    return sorted(canonical, key=lambda f: (order.get(f, len(FLAG_ORDER)), f))
-
-
-def format_types(types):
-    """The wire form: one comma-separated string, canonical order."""
-    return ",".join(parse_types(list(types)))
-
-
-def is_guid(value):
-    return bool(value) and bool(GUID.match(str(value)))
-
-
 def _users(policy):
     return ((policy.get("conditions") or {}).get("users")) or {}
-
-
-def _kind(external_tenants):
-    """'all', 'enumerated' or None (no tenant list)."""
-    if not external_tenants:
-        return None
-    kind = (external_tenants.get("membershipKind") or "").lower()
-    if kind in ("all", "enumerated"):
-        return kind
-    odata = external_tenants.get("@odata.type") or ""
-    if odata.endswith("AllExternalTenants"):
-        return "all"
-    if odata.endswith("EnumeratedExternalTenants") or "members" in external_tenants:
-        return "enumerated"
-    return None
-
-
-def _members(external_tenants):
-    return list((external_tenants or {}).get("members") or [])
-
-
-def _has_member(external_tenants, tenant_id):
-    return tenant_id.lower() in (m.lower() for m in _members(external_tenants))
-
-
-def _enumerated(members):
-    return {"@odata.type": ENUMERATED, "membershipKind": "enumerated", "members": list(members)}
 
 
 # -- GDAP: excludeGuestsOrExternalUsers ---------------------------------------------------------
 def gdap_covered(users, msp_tenant_id):
     """True when service provider users of the MSP tenant are already excluded."""
-    guests = users.get("excludeGuestsOrExternalUsers")
-    if not guests or SERVICE_PROVIDER not in parse_types(guests.get("guestOrExternalUserTypes")):
-        return False
-    tenants = guests.get("externalTenants")
-    kind = _kind(tenants)
-    if kind == "enumerated":
-        return _has_member(tenants, msp_tenant_id)
-    # "all", or a tenant list that is missing: no list narrows it, every provider is excluded
-    return True
+    return guests_cover(users.get("excludeGuestsOrExternalUsers"), [SERVICE_PROVIDER], msp_tenant_id)
 
 
 def add_gdap_exclusion(users, msp_tenant_id, msp_label=None):
-    """Return (new_users, warnings): ``users`` with service provider users of the MSP excluded.
-
-    The four shapes of graph-ca.md §3: null; ``all``; enumerated; tenant list missing.
-    """
-    msp_label = msp_label or msp_tenant_id
+    """Return (new_users, warnings): ``users`` with service provider users of the MSP excluded, merged into
+    the one exclusion object by the collection's merge rule (``_ca.merge_guests``)."""
     new = copy.deepcopy(users)
-    warnings = []
-    guests = new.get("excludeGuestsOrExternalUsers")
-    types = parse_types((guests or {}).get("guestOrExternalUserTypes"))
-    if not guests or not [t for t in types if t != "none"]:
-        # 1. nothing excluded yet (null, or an object without types)
-        new["excludeGuestsOrExternalUsers"] = {"guestOrExternalUserTypes": SERVICE_PROVIDER,
-                                               "externalTenants": _enumerated([msp_tenant_id])}
-        return new, warnings
+    mine = {"guestOrExternalUserTypes": SERVICE_PROVIDER, "externalTenants": enumerated([msp_tenant_id])}
 
-    tenants = guests.get("externalTenants")
-    kind = _kind(tenants)
-    others = [t for t in types if t != SERVICE_PROVIDER]
-    if kind == "all":
-        # 2. every external tenant: adding the type covers the MSP, and every other provider too
-        warnings.append("the existing exclusion applies to all external tenants, so service provider users of "
-                        "every tenant are excluded, not only %s" % msp_label)
-        guests["guestOrExternalUserTypes"] = format_types(types + [SERVICE_PROVIDER])
-    elif kind == "enumerated":
-        # 3. a tenant list: add the type and the MSP; the other types now reach the MSP as well
-        if not _has_member(tenants, msp_tenant_id):
-            if others:
-                warnings.append("the exclusion is one list of types x tenants: adding %s also excludes its %s"
-                                % (msp_label, ", ".join(others)))
-            tenants["members"] = _members(tenants) + [msp_tenant_id]
-        if SERVICE_PROVIDER not in types:
-            existing = [m for m in _members(tenants) if m.lower() != msp_tenant_id.lower()]
-            if existing:
-                warnings.append("serviceProvider is added for the whole tenant list, so service provider users of "
-                                "%s are excluded too" % ", ".join(existing))
-        tenants["@odata.type"] = ENUMERATED
-        tenants["membershipKind"] = "enumerated"
-        guests["guestOrExternalUserTypes"] = format_types(types + [SERVICE_PROVIDER])
-    else:
-        # 4. types without a tenant list
-        tenant_bound = [t for t in others if t not in TENANTLESS_TYPES]
-        if tenant_bound:
-            # An enumerated list would narrow the existing exclusion of these types to the MSP,
-            # i.e. drop an exclusion. Keep the list absent (it covers every tenant) and say so.
-            warnings.append("the existing exclusion of %s names no tenant list, so it covers every tenant; "
-                            "serviceProvider is added the same way and excludes every service provider, not only "
-                            "%s" % (", ".join(tenant_bound), msp_label))
-        else:
-            guests["externalTenants"] = _enumerated([msp_tenant_id])
-        guests["guestOrExternalUserTypes"] = format_types(types + [SERVICE_PROVIDER])
+    def label(tid):
+        return msp_label if msp_label and tid.lower() == msp_tenant_id.lower() else tid
+    new["excludeGuestsOrExternalUsers"], warnings = merge_guests(users.get("excludeGuestsOrExternalUsers"), mine,
+                                                                 label)
     return new, warnings
 
 
@@ -200,15 +98,15 @@ def remove_gdap_exclusion(users, msp_tenant_id, msp_label=None):
     guests = new.get("excludeGuestsOrExternalUsers")
     if not guests:
         return new, warnings
-    types = parse_types(guests.get("guestOrExternalUserTypes"))
+    types = parse_flags(guests.get("guestOrExternalUserTypes"))
     tenants = guests.get("externalTenants")
-    kind = _kind(tenants)
+    kind = tenant_kind(tenants)
     if SERVICE_PROVIDER not in types:
         return new, warnings
     if kind == "enumerated":
-        if not _has_member(tenants, msp_tenant_id):
+        if not has_tenant(tenants, msp_tenant_id):
             return new, warnings
-        remaining = [m for m in _members(tenants) if m.lower() != msp_tenant_id.lower()]
+        remaining = [m for m in tenant_members(tenants) if m.lower() != msp_tenant_id.lower()]
         if remaining:
             tenants["members"] = remaining
             if [t for t in types if t != SERVICE_PROVIDER]:
@@ -222,11 +120,11 @@ def remove_gdap_exclusion(users, msp_tenant_id, msp_label=None):
         elif tenant_bound:
             # The MSP is the only tenant of other tenant-bound types: that exclusion predates us (an add
             # never creates it), and an empty list is invalid. Only serviceProvider goes.
-            guests["guestOrExternalUserTypes"] = format_types(others)
+            guests["guestOrExternalUserTypes"] = format_flags(others)
             warnings.append("%s stays in the tenant list: it is also the tenant of the excluded %s"
                             % (msp_label, ", ".join(tenant_bound)))
         else:
-            guests["guestOrExternalUserTypes"] = format_types(others)
+            guests["guestOrExternalUserTypes"] = format_flags(others)
             guests["externalTenants"] = None
         return new, warnings
     # "all" or no tenant list: not the MSP's own exclusion alone; removing it could drop someone else's
@@ -266,11 +164,11 @@ def targeting_reason(policy, mode, msp_tenant_id, account_id=None):
         return "includes directory roles"
     included = users.get("includeGuestsOrExternalUsers")
     if included:
-        types = parse_types(included.get("guestOrExternalUserTypes"))
-        kind = _kind(included.get("externalTenants"))
+        types = parse_flags(included.get("guestOrExternalUserTypes"))
+        kind = tenant_kind(included.get("externalTenants"))
         if kind in ("all", None) and [t for t in types if t not in TENANTLESS_TYPES]:
             return "includes external users of all tenants"
-        if SERVICE_PROVIDER in types and _has_member(included.get("externalTenants"), msp_tenant_id):
+        if SERVICE_PROVIDER in types and has_tenant(included.get("externalTenants"), msp_tenant_id):
             return "includes service provider users of the MSP tenant"
     if mode == "direct" and account_id:
         if account_id.lower() in include_users:
@@ -283,27 +181,14 @@ def targeting_reason(policy, mode, msp_tenant_id, account_id=None):
 
 # -- policy selection ---------------------------------------------------------------------------
 def select_policies(policies, wanted):
-    """The policies named by id or display name in ``wanted``; ambiguous or unknown names fail."""
-    if not wanted:
-        return list(policies)
-    chosen = []
-    for ref in wanted:
-        by_id = [p for p in policies if is_guid(ref) and (p.get("id") or "").lower() == str(ref).lower()]
-        matches = by_id or [p for p in policies if p.get("displayName") == ref]
-        if not matches:
-            raise InvalidOption("policies", ref, "no Conditional Access policy has this id or display name")
-        if len(matches) > 1:
-            raise InvalidOption("policies", ref, "%d policies have this display name (ids: %s); name one by id"
-                                % (len(matches), ", ".join(m["id"] for m in matches)))
-        if matches[0] not in chosen:
-            chosen.append(matches[0])
-    return chosen
+    """The policies named by id or display name in ``wanted`` (None: all; []: none); the collection's name rule."""
+    return select(policies, wanted, "Conditional Access policy", "policies")
 
 
 def clone_name(policy, prefix):
     base = (policy.get("displayName") or "").strip()
-    if is_managed(policy):  # the stripped name starts with the prefix, in any case
-        base = base[len(MMP_PREFIX):]
+    if is_managed(policy):  # with or without the colon, in any case
+        base = without_managed_prefix(base)
     return (prefix + base.strip()).strip()
 
 
@@ -399,6 +284,12 @@ class Planner:
         return [self.plan_one(policy, all_policies) for policy in selected]
 
     def plan_one(self, policy, all_policies):
+        plan = self._plan_one(policy, all_policies)
+        if is_sharepoint_made(policy) and plan.changes and SHAREPOINT_WARNING not in plan.warnings:
+            plan.warnings.append(SHAREPOINT_WARNING)
+        return plan
+
+    def _plan_one(self, policy, all_policies):
         managed = is_managed(policy)
         if managed and self.managed_policies == "skip":
             return Plan(policy, "skipped", "Microsoft-managed policy (managed_policies=skip)")
@@ -416,13 +307,13 @@ class Planner:
     def plan_present(self, policy):
         users = _users(policy)
         warnings = []
-        if self.mode == "gdap" and SERVICE_PROVIDER in parse_types(
+        if self.mode == "gdap" and SERVICE_PROVIDER in parse_flags(
                 (users.get("includeGuestsOrExternalUsers") or {}).get("guestOrExternalUserTypes")):
             warnings.append("the policy includes service provider users; excluding the MSP means it no longer "
                             "applies to the MSP's technicians")
         if self.covered(users):
-            if self.mode == "gdap" and _kind((users.get("excludeGuestsOrExternalUsers") or {})
-                                             .get("externalTenants")) != "enumerated":
+            guests = users.get("excludeGuestsOrExternalUsers") or {}
+            if self.mode == "gdap" and tenant_kind(guests.get("externalTenants")) != "enumerated":
                 warnings.append("the MSP is covered by an exclusion of service provider users of every external "
                                 "tenant, not of %s alone" % self.msp_label)
             return Plan(policy, "already_excluded", warnings=warnings)
@@ -463,36 +354,53 @@ class Planner:
 
 # -- the diff people read -----------------------------------------------------------------------
 class Labels:
-    """Names people know for the ids in a diff."""
+    """Names people know for the ids in a diff: UPNs, group, role and tenant names, looked up through the
+    resolver (each id once); without a resolver (pure tests) unknown ids stay as they are."""
 
-    def __init__(self, msp_tenant_id, msp_tenant_name=None, account_id=None, account_upn=None):
+    def __init__(self, msp_tenant_id, msp_tenant_name=None, account_id=None, account_upn=None, resolver=None):
+        self.resolver = resolver
         self.tenants = {msp_tenant_id.lower(): "%s (%s)" % (msp_tenant_id, msp_tenant_name or "MSP tenant")}
         self.users = {}
         if account_id:
             self.users[account_id.lower()] = ("%s (%s)" % (account_upn, account_id) if account_upn
                                               else "%s (service account)" % account_id)
 
+    def _named(self, kind, oid, known):
+        if str(oid).lower() in known:
+            return known[str(oid).lower()]
+        name = self.resolver.name(kind, oid) if self.resolver is not None and is_guid(oid) else oid
+        return "%s (%s)" % (name, oid) if kind == "tenant" and name != oid else name
+
     def tenant(self, tid):
-        return self.tenants.get(str(tid).lower(), tid)
+        return self._named("tenant", tid, self.tenants)
 
     def user(self, uid):
-        return self.users.get(str(uid).lower(), uid)
+        return self._named("user", uid, self.users)
+
+    def group(self, gid):
+        return self._named("group", gid, {})
+
+    def role(self, rid):
+        return self._named("role", rid, {})
 
 
 def summarize(policy, users=None, labels=None, state=None):
-    """The parts of a policy this module touches, with names instead of bare ids."""
+    """The parts of a policy this module touches, and the exclusions beside them, in names instead of ids."""
     users = _users(policy) if users is None else users
     labels = labels or Labels("")
     summary = {"state": state or policy.get("state"),
                "exclude_users": [labels.user(u) for u in users.get("excludeUsers") or []]}
+    for key, label in (("excludeGroups", labels.group), ("excludeRoles", labels.role)):
+        if users.get(key):
+            summary["exclude_" + key[7:].lower()] = [label(x) for x in users[key]]
     guests = users.get("excludeGuestsOrExternalUsers")
     if guests:
         tenants = guests.get("externalTenants")
-        kind = _kind(tenants)
+        kind = tenant_kind(tenants)
         summary["exclude_guests_or_external_users"] = {
-            "types": parse_types(guests.get("guestOrExternalUserTypes")),
+            "types": parse_flags(guests.get("guestOrExternalUserTypes")),
             "external_tenants": ("all" if kind == "all" else
-                                 [labels.tenant(m) for m in _members(tenants)] if kind == "enumerated" else
+                                 [labels.tenant(m) for m in tenant_members(tenants)] if kind == "enumerated" else
                                  "(no tenant list)")}
     else:
         summary["exclude_guests_or_external_users"] = None
@@ -506,25 +414,33 @@ def policy_key(policy, names):
 
 
 def build_diff(plans, labels, tenant_label):
+    """One diff per policy, each header naming the tenant and the policy, so every hunk says whose it is.
+
+    A policy with a warning is shown even without a change (before == after): the warning is the news.
+    """
     names = [p.policy.get("displayName") for p in plans]
-    before, after = {}, {}
+    diffs = []
     for plan in plans:
         if not plan.changes and not plan.warnings:
             continue
-        # a policy with a warning is shown even without a change (before == after): the warning is the news
         key = policy_key(plan.policy, names)
-        before[key] = summarize(plan.policy, labels=labels)
-        after_state = "disabled" if plan.disable else None
-        after[key] = summarize(plan.policy, users=plan.users if plan.users is not None else None, labels=labels,
-                               state=after_state)
+        before = dict(policy=key, **summarize(plan.policy, labels=labels))
+        after = dict(policy=key, **summarize(plan.policy, users=plan.users, labels=labels,
+                                             state="disabled" if plan.disable else None))
         if plan.warnings:
-            after[key]["warnings"] = plan.warnings
+            after["warnings"] = plan.warnings
+        diffs.append(make_diff(before, after, "%s: policy %r (Graph)" % (tenant_label, key),
+                               "%s: policy %r (task)" % (tenant_label, key)))
         if plan.clone is not None:
-            after[plan.clone["displayName"]] = dict(summarize(plan.clone, labels=labels),
-                                                    cloned_from=plan.policy.get("displayName"))
-    return make_diff({"policies": before}, {"policies": after},
-                     "Conditional Access policies of %s (Graph)" % tenant_label,
-                     "Conditional Access policies of %s (task)" % tenant_label)
+            clone = dict(policy=plan.clone["displayName"], cloned_from=key, **summarize(plan.clone, labels=labels))
+            diffs.append(make_diff({}, clone, "%s: policy %r (Graph)" % (tenant_label, clone["policy"]),
+                                   "%s: new policy %r (task)" % (tenant_label, clone["policy"])))
+    return diffs
+
+
+def diff_policies(diffs, side="after"):
+    """{policy key: summary} of one side of ``build_diff``'s diffs (for tests and reports)."""
+    return {d[side]["policy"]: {k: v for k, v in d[side].items() if k != "policy"} for d in diffs if d[side]}
 
 
 # -- the module's work --------------------------------------------------------------------------
@@ -535,6 +451,8 @@ class ClientExclusion:
         self.module = module
         self.params = module.params
         self.graph = module.graph
+        # every write is read back, together: one listing after the writes (not one GET per policy)
+        self.endpoint = policy_endpoint(module, read_back="later")
 
     def validate(self):
         p = self.params
@@ -581,39 +499,53 @@ class ClientExclusion:
     def run(self):
         self.validate()
         account_id, upn = self.service_account()
-        policies = self.graph.list(POLICIES)
+        policies = self.endpoint.list()
         if self.params["mode"] == "gdap":  # the id written into every policy: its name comes from Graph
             self.params["msp_tenant_name"] = verified_msp_name(self.graph, self.params["msp_tenant_id"],
                                                                self.params.get("msp_tenant_name"))
-        labels = Labels(self.params["msp_tenant_id"], self.params.get("msp_tenant_name"), account_id, upn)
+        labels = Labels(self.params["msp_tenant_id"], self.params.get("msp_tenant_name"), account_id, upn,
+                        Resolver(self.graph))
         selected = select_policies(policies, self.params.get("policies"))
-        plans = self.planner(account_id).plan(policies, selected)
+        self._planner, self._policies = self.planner(account_id), policies
+        plans = self._planner.plan(policies, selected)
         done, failed, errors = [], [], []
         for index, plan in enumerate(plans):
             if not plan.changes:
                 continue
             try:
+                sent = len(self.module.writes)
                 self.apply(plan)
-                done.append(plan)
-            except GraphError as exc:
+                if len(self.module.writes) > sent:  # a re-read may show another writer did it already
+                    done.append(plan)
+            except (GraphError, ModuleError) as exc:
                 plan.action, plan.reason = "failed", str(exc)
                 failed.append(plan)
                 errors.append(exc)
-                if exc.status in FATAL_STATUSES:
+                if isinstance(exc, GraphError) and exc.status in FATAL_STATUSES:
                     for rest in plans[index + 1:]:
                         if rest.changes:
                             rest.action, rest.reason = "not_attempted", "stopped after %s" % exc.code
                             failed.append(rest)
                     break
+        differ = self.endpoint.verify_all()
+        for plan in list(done):
+            if plan.policy.get("id") in differ:
+                plan.action, plan.reason = "failed", differ[plan.policy["id"]]
+                done.remove(plan)
+                failed.append(plan)
+                errors.append(differ[plan.policy["id"]])
         for plan in plans:
-            for warning in plan.warnings:
-                self.module.warn("%s: %s" % (plan.policy.get("displayName"), warning))
+            if plan.changes or plan in failed:  # a run that changes nothing does not repeat its warnings
+                for warning in plan.warnings:
+                    self.module.warn("%s: policy %r: %s"
+                                     % (self.tenant_label(), plan.policy.get("displayName"), warning))
         result = {"changed": bool(done), "policies": [p.entry() for p in plans],
-                  "summary": self.summary(plans), "service_account_id": account_id,
-                  "graph_requests": self.graph.requests}
+                  "summary": self.summary(plans), "service_account_id": account_id}
         if self.module._diff:
-            result["diff"] = build_diff([p for p in plans if p not in failed], labels,
-                                        self.params.get("tenant_id") or self.graph.tenant_id)
+            shown = [p for p in plans if p not in failed]
+            result["diff"] = build_diff(shown, labels, self.tenant_label() if any(
+                p.changes or p.warnings for p in shown) else "")
+        result["graph_requests"] = self.graph.requests  # the diff's name lookups included
         if failed:
             self.module.fail_json(
                 msg="%d of %d policy changes failed in tenant %s. Changed: %s. Not changed: %s. First error: %s"
@@ -623,20 +555,49 @@ class ClientExclusion:
 
     def apply(self, plan):
         """The plan's writes. Once v1.0 refused the policy (1038), its other writes go to /beta directly."""
-        policy_path = "%s/%s" % (POLICIES, plan.policy["id"])
-        version = None
         if plan.clone is not None:
-            created, version = write_policy(self.module, "POST", POLICIES, plan.clone, version)
-            plan.clone_of = created or plan.clone
+            plan.clone_of = self.endpoint.create(self.clone_from_beta(plan), version="beta")
+            self.endpoint.versions[plan.policy["id"]] = "beta"  # the copy's preview features are the original's
+            plan.warnings.append(CLONE_NOTE % (plan.clone["displayName"], plan.policy.get("displayName"),
+                                               STATE_NAMES.get(plan.clone.get("state"), plan.clone.get("state"))))
         if plan.users is not None:
-            version = write_policy(self.module, "PATCH", policy_path,
-                                   {"conditions": {"users": users_patch(_users(plan.policy), plan.users)}}, version,
-                                   current=plan.policy)[1]
+            self.endpoint.update(plan.policy, lambda now: self.users_body(plan, now))
         if plan.disable:
-            version = write_policy(self.module, "PATCH", policy_path, {"state": "disabled"}, version,
-                                   current=plan.policy)[1]
-        if version == "beta":
-            plan.warnings.append(BETA_WARNING)
+            self.endpoint.update(plan.policy, {"state": "disabled"})
+        for warning in self.endpoint.warnings:
+            if warning not in plan.warnings:
+                plan.warnings.append(warning)
+        self.endpoint.warnings.clear()
+
+    def tenant_label(self):
+        return self.module.tenant_label()
+
+    def clone_from_beta(self, plan):
+        """The clone's body from a /beta read of the original: v1.0 leaves out preview conditions, and a copy
+        made from it would lose them. The clone's state is clone_state, else the original's."""
+        source = plan.policy
+        if not self.module.check_mode:
+            source = self.endpoint.get(plan.policy["id"], version="beta") or plan.policy
+        body = clone_body(source, plan.clone["displayName"], plan.clone["conditions"]["users"])
+        wanted = self.params.get("clone_state")
+        body["state"] = STATES[wanted] if wanted else source.get("state") or plan.clone.get("state")
+        plan.clone = body
+        return body
+
+    def users_body(self, plan, now):
+        """The users PATCH for the policy as Graph holds it now: when the endpoint read it again (the plan was
+        older than the pacing window), the MSP exclusion is planned again on that read, so an exclusion another
+        writer added meanwhile is kept."""
+        users = plan.users
+        if now is not plan.policy:
+            fresh = self._planner.plan_one(now, self._policies)
+            plan.warnings.extend(w for w in fresh.warnings if w not in plan.warnings)
+            if fresh.users is None:
+                plan.action, plan.reason = fresh.action, "re-read before the write: %s" % (fresh.reason or fresh.action)
+                plan.users = None
+                return None
+            users = fresh.users
+        return {"conditions": {"users": users_patch(_users(now), users)}}
 
     @staticmethod
     def summary(plans):
@@ -656,10 +617,10 @@ def exclusion_report(module):
     worker = ClientExclusion(module)
     worker.validate()
     account_id, upn = worker.service_account()
-    policies = module.graph.list(POLICIES)
+    policies = worker.endpoint.list()
     selected = select_policies(policies, p.get("policies"))
     planner = worker.planner(account_id)
-    labels = Labels(p["msp_tenant_id"], p.get("msp_tenant_name"), account_id, upn)
+    labels = Labels(p["msp_tenant_id"], p.get("msp_tenant_name"), account_id, upn, Resolver(module.graph))
     report = []
     for policy in selected:
         users = _users(policy)

@@ -16,8 +16,9 @@ this client adds what Conditional Access needs and the SDK does not know:
   moment ago, may see 404 / error 1040 for a few seconds; callers opt in to bounded retries;
 * one clear error message per failure, with the CA service code and a hint (for a 403, the
   permission of the endpoint that refused);
-* bounded retries: kiota's retry handler with each wait capped, so a long Retry-After cannot hold a
-  tenant for minutes.
+* retries in one place (``Retries``): kiota's retry handler (429/503/504), dropped connections and
+  read-after-write lag all ask the same object whether a retry fits the task's time budget, and it records
+  every retry with its reason, so the module can tell the user (``GraphModule.run`` warns).
 """
 
 from __future__ import annotations
@@ -140,11 +141,67 @@ def error_from_response(status, raw, method, url, tenant_id):
     return GraphError(status, code, message, method, url, tenant_id)
 
 
+class Retries:
+    """The one retry policy of a task: each wait capped, no retry that would end past the task's deadline,
+    and a record of every retry made (what, why, how long), which the module reports as a warning."""
+
+    def __init__(self, budget=600.0, max_wait=30.0):
+        self.budget = budget
+        self.max_wait = max_wait
+        self.deadline = time.monotonic() + budget if budget else None
+        self.made = []  # (method, path, reason, wait seconds)
+        self.refused = []
+
+    def wait_for(self, wait):
+        return min(self.max_wait, max(0.0, wait))
+
+    def allow(self, method, path, reason, wait):
+        """May ``method path`` be retried after ``wait`` seconds because of ``reason``? Records the answer."""
+        wait = self.wait_for(wait)
+        if self.deadline is not None and time.monotonic() + wait > self.deadline:
+            self.refused.append((method, path, reason))
+            return False
+        self.made.append((method, path, reason, wait))
+        return True
+
+    def summary(self):
+        """One line for the user, or None when nothing was retried."""
+        if not self.made and not self.refused:
+            return None
+        counts = {}
+        for method, path, reason, _wait in self.made:
+            counts[(reason, method, path)] = counts.get((reason, method, path), 0) + 1
+        parts = ["%s x %s %s (%s)" % (n, m, p, r) for (r, m, p), n in sorted(counts.items())]
+        text = "Graph requests were retried: %s; %.1f s spent waiting" % (
+            "; ".join(parts) or "none", sum(w for *_rest, w in self.made))
+        if self.refused:
+            text += ("; %d retries were not made because the task's retry_budget (%s s) was used up"
+                     % (len(self.refused), self.budget))
+        return text
+
+
+class WriteGate:
+    """Carried by every client that can write (Graph, CIPP-API). Only the module's write chokepoint
+    (``_module.GraphModule.write``) opens it, for one request; any other write request fails loudly, so no code
+    path can write around the chokepoint (and around check mode)."""
+
+    READS = ("GET", "HEAD", "OPTIONS")
+
+    def __init__(self):
+        self.open = False
+
+    def check(self, method, what):
+        if method.upper() not in self.READS and not self.open:
+            raise RuntimeError("%s %s was sent outside the write chokepoint (GraphModule.write); this is a bug of "
+                               "the collection" % (method, what))
+
+
 class GraphClient:
     """Synchronous facade over msgraph-core's async pipeline, one per module run and tenant."""
 
     def __init__(self, authenticator, tenant_id=None, api_version="v1.0", pace_seconds=1.0,
-                 max_retries=6, retry_delay=1.0, max_retry_wait=30.0, lag_retries=4, lag_delay=2.0, timeout=60.0):
+                 max_retries=6, retry_delay=1.0, max_retry_wait=30.0, lag_retries=4, lag_delay=2.0, timeout=60.0,
+                 retry_budget=600.0):
         self.auth = authenticator
         self.tenant_id = tenant_id or authenticator.tenant_id
         self.api_version = api_version
@@ -156,6 +213,8 @@ class GraphClient:
         self.lag_delay = lag_delay
         self.timeout = timeout
         self.requests = 0
+        self.retries = Retries(retry_budget, max_retry_wait)
+        self.gate = WriteGate()
         self._token = None
         self._http = None
         self._loop = None
@@ -182,7 +241,8 @@ class GraphClient:
             # the transport runs the middleware only for requests that carry kiota request options
             self._extensions = {"kiota_request_options": options}
             # the SDK's default pipeline, with its retry handler's waits capped (bounded total time)
-            middleware = [bounded_retry_handler(option, self.max_retry_wait) if isinstance(m, RetryHandler) else m
+            middleware = [bounded_retry_handler(option, self.max_retry_wait, self.retries)
+                          if isinstance(m, RetryHandler) else m
                           for m in KiotaClientFactory.get_default_middleware(options)]
             middleware.append(GraphTelemetryHandler())
             # verify is never False: a CA bundle from the environment or the system store.
@@ -252,8 +312,10 @@ class GraphClient:
                     self._mark_ca_request()
                 return response.status_code, response.content
             except httpx.TransportError as exc:
-                if attempt + 1 < attempts and not isinstance(exc, httpx.ConnectError):
-                    time.sleep(1 + attempt)
+                if attempt + 1 < attempts and not isinstance(exc, httpx.ConnectError) and \
+                        self.retries.allow(method, _path_of(url), "connection dropped: %s" % type(exc).__name__,
+                                           1 + attempt):
+                    time.sleep(self.retries.wait_for(1 + attempt))
                     continue
                 raise GraphError(None, "ConnectionError", _transport_message(exc), method, url, self.tenant_id)
 
@@ -264,15 +326,18 @@ class GraphClient:
         ``lag_retries`` retries 404 / error 1040 that read-after-write lag causes.
         """
         url = path if path.startswith("https://") else self.url(path, version)
+        self.gate.check(method, _path_of(url))
         for attempt in range(lag_retries + 1):
             status, raw = self._send(method, url, body, params)
             if status < 400:
                 return json.loads(raw) if raw else None
             error = error_from_response(status, raw, method, url, self.tenant_id)
             lagging = status == 404 or error.service_code == 1040
-            if not (lagging and attempt < lag_retries):
+            wait = self.lag_delay * (attempt + 1)
+            if not (lagging and attempt < lag_retries and self.retries.allow(
+                    method, _path_of(url), "read-after-write lag: %s" % (error.service_code or status), wait)):
                 raise error
-            time.sleep(self.lag_delay * (attempt + 1))
+            time.sleep(self.retries.wait_for(wait))
         raise error  # pragma: no cover - the loop always returns or raises
 
     # -- verbs ------------------------------------------------------------------------------
@@ -298,27 +363,34 @@ class GraphClient:
                 return items
             page = self.request("GET", link)
 
-    def post(self, path, body, version=None, lag_retries=0):
-        return self.request("POST", path, body=body, version=version, lag_retries=lag_retries)
 
-    def patch(self, path, body, version=None, lag_retries=0):
-        return self.request("PATCH", path, body=body, version=version, lag_retries=lag_retries)
-
-    def delete(self, path, version=None):
-        return self.request("DELETE", path, version=version)
-
-
-def bounded_retry_handler(option, max_wait):
-    """kiota's RetryHandler with every wait capped at max_wait seconds.
+def bounded_retry_handler(option, max_wait, retries=None):
+    """kiota's RetryHandler with every wait capped at max_wait seconds, asking ``retries`` (the task's
+    ``Retries``) before each retry.
 
     kiota honours a Retry-After of up to 179 s per attempt, so six retries could hold a tenant for
-    eighteen minutes; capped, a request gives up within max_retries * max_wait seconds.
+    eighteen minutes; capped, and within the task's budget, a request gives up in bounded time. A POST
+    that timed out at the gateway (504) may have been applied, so it is not sent again.
     """
     from kiota_http.middleware import RetryHandler
 
     class BoundedRetryHandler(RetryHandler):
+        last_delay = 0.0
+
         def get_delay_time(self, retry_count, response=None, delay=option.DEFAULT_DELAY):
-            return min(max_wait, super().get_delay_time(retry_count, response, delay))
+            self.last_delay = min(max_wait, super().get_delay_time(retry_count, response, delay))
+            return self.last_delay
+
+        def should_retry(self, request, options, response):
+            if not super().should_retry(request, options, response):
+                return False
+            if request.method == "POST" and response.status_code == 504:
+                return False
+            if retries is None:
+                return True
+            reason = {429: "throttled (429)", 503: "service unavailable (503)", 504: "gateway timeout (504)"}.get(
+                response.status_code, "HTTP %s" % response.status_code)
+            return retries.allow(request.method, _path_of(str(request.url)), reason, self.last_delay)
 
     return BoundedRetryHandler(options=option)
 

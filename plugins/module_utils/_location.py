@@ -11,12 +11,12 @@ from __future__ import annotations
 import re
 import time
 
+from ._ca import LOCATIONS, POLICIES
 from ._diff import canonical_network, make_diff
 from ._graph import GraphError, odata_quote
 from ._inputs import InvalidOption, display, display_text, networks
+from ._objects import named_locations
 
-LOCATIONS = "/identity/conditionalAccess/namedLocations"
-POLICIES = "/identity/conditionalAccess/policies"
 IP_TYPE = "#microsoft.graph.ipNamedLocation"
 COUNTRY_TYPE = "#microsoft.graph.countryNamedLocation"
 RANGE_TYPES = {4: "#microsoft.graph.iPv4CidrRange", 6: "#microsoft.graph.iPv6CidrRange"}
@@ -146,23 +146,9 @@ class NamedLocations:
 
     # -- lookup -----------------------------------------------------------------------------
     def find(self):
-        p = self.params
-        if p.get("id"):
-            try:
-                return self.graph.get("%s/%s" % (LOCATIONS, p["id"]))
-            except GraphError as exc:  # a 404 on a given id is "absent"; anything else is real
-                if exc.status == 404:
-                    return None
-                raise
-        matches = self.graph.list(LOCATIONS, params={"$filter": "displayName eq %s" % odata_quote(p["display_name"])})
-        # Graph's eq is case-insensitive; keep the filter's view so "office" never creates a second "Office"
-        # and case variants count as the ambiguity they are.
-        matches = [m for m in matches if (m.get("displayName") or "").casefold() == p["display_name"].casefold()]
-        if len(matches) > 1:
-            raise InvalidOption("display_name", p["display_name"],
-                                "%d named locations have this name (ids: %s); pass id to choose one"
-                                % (len(matches), ", ".join(m["id"] for m in matches)))
-        return matches[0] if matches else None
+        # the collection's display-name rule: case-insensitive like Graph's eq, two matches name both ids
+        self.endpoint = named_locations(self.module)
+        return self.endpoint.find(self.params.get("id"), self.params.get("display_name"))
 
     def referencing_policies(self, location):
         policies = self.graph.list(POLICIES, params={"$select": "id,displayName,conditions"})
@@ -186,9 +172,7 @@ class NamedLocations:
             body = dict(desired)
             if body["@odata.type"] == IP_TYPE:
                 body.setdefault("isTrusted", False)
-            created = self.module.write("POST", LOCATIONS, body)
-            after = created or dict(body, id=None)
-            return self.result(True, None, after)
+            return self.result(True, None, self.endpoint.create(body))
 
         if desired["@odata.type"] != current.get("@odata.type"):
             raise InvalidOption("ip_ranges" if desired["@odata.type"] == IP_TYPE else "countries_and_regions",
@@ -200,8 +184,7 @@ class NamedLocations:
         if summarize(after) == summarize(current):
             return self.result(False, current, current)
         patch = {k: v for k, v in desired.items() if k == "@odata.type" or current.get(k) != v}
-        self.module.write("PATCH", "%s/%s" % (LOCATIONS, current["id"]), patch, current=current)
-        return self.result(True, current, after)
+        return self.result(True, *self.endpoint.update(current, patch))
 
     def ensure_absent(self, current):
         if current is None:

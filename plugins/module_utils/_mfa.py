@@ -20,10 +20,10 @@ Graph for the module. The MSP's own exclusion in a client tenant (Part D) is a h
 
 from __future__ import annotations
 
+from ._ca import POLICIES, parse_flags
 from ._graph import GraphError
 from ._policy import AUTH_STRENGTHS, STATE_NAMES
 
-POLICIES = "/identity/conditionalAccess/policies"
 SECURITY_DEFAULTS = "/policies/identitySecurityDefaultsEnforcementPolicy"
 SERVICE_PROVIDER = "serviceProvider"
 PHISHING_RESISTANT = AUTH_STRENGTHS["phishing_resistant_mfa"]
@@ -64,7 +64,7 @@ def _apps(policy):
 
 
 def _types(value):
-    return [t.strip() for t in (value or "").split(",") if t.strip() and t.strip() != "none"]
+    return [t for t in parse_flags(value) if t != "none"]
 
 
 def _lower(values):

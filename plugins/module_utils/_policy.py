@@ -27,21 +27,15 @@ from __future__ import annotations
 import copy
 import re
 
+from ._ca import (STATE_NAMES, STATES, comparable, is_guid, is_managed, lockout_reason, merge_guests, parse_flags,
+                  reach)
 from ._diff import make_diff
-from ._graph import GraphError, odata_quote
-from ._inputs import is_guid
 from ._module import InvalidOption
 from ._naming import check_policy as check_naming_convention
 from ._naming import parse_name
-from ._resolve import Resolver
+from ._objects import policies
+from ._resolve import AUTH_STRENGTHS, Resolver
 
-POLICIES = "/identity/conditionalAccess/policies"
-MMP_PREFIX = "Microsoft-managed:"
-STATES = {"enabled": "enabled", "disabled": "disabled", "report_only": "enabledForReportingButNotEnforced"}
-STATE_NAMES = {v: k for k, v in STATES.items()}
-AUTH_STRENGTHS = {"mfa": "00000000-0000-0000-0000-000000000002",
-                  "passwordless_mfa": "00000000-0000-0000-0000-000000000003",
-                  "phishing_resistant_mfa": "00000000-0000-0000-0000-000000000004"}
 AUTH_STRENGTH_NAMES = {v: k for k, v in AUTH_STRENGTHS.items()}
 # snake_case values whose Graph spelling is not plain camelCase
 ENUM_EXCEPTIONS = {"ios": "iOS", "macos": "macOS"}
@@ -80,7 +74,7 @@ CONDITIONS = {
               "include_guests_or_external_users": GUESTS, "exclude_guests_or_external_users": GUESTS},
     "applications": {"include_applications": refs("application"), "exclude_applications": refs("application"),
                      "include_user_actions": enums(USER_ACTIONS),
-                     "include_authentication_context_class_references": STRS,
+                     "include_authentication_context_class_references": refs("authentication_context"),
                      "application_filter": FILTER},
     "client_app_types": enums(CLIENT_APP_TYPES),
     "locations": {"include_locations": refs("location"), "exclude_locations": refs("location")},
@@ -96,7 +90,7 @@ CONDITIONS = {
     "authentication_flows": {"transfer_methods": ("flags", ["device_code_flow", "authentication_transfer"])},
 }
 GRANT = {"operator": enum(["AND", "OR"]), "built_in_controls": enums(BUILT_IN_CONTROLS),
-         "authentication_strength": ("strength",), "terms_of_use": STRS, "custom_authentication_factors": STRS}
+         "authentication_strength": ("strength",), "terms_of_use": refs("terms_of_use"), "custom_authentication_factors": STRS}
 SESSION = {
     "sign_in_frequency": {"is_enabled": BOOL, "frequency_interval": enum(["time_based", "every_time"]),
                           "type": enum(["hours", "days"]), "value": INT,
@@ -177,16 +171,6 @@ def flags_csv(values, choices):
     return ",".join(enum_value(c) for c in choices if c in values)
 
 
-def flags_set(text):
-    return {part.strip() for part in (text or "").split(",") if part.strip() and part.strip() != "none"}
-
-
-def is_managed(policy):
-    """Is this a Microsoft-managed policy? Graph names them "Microsoft-managed: ..." (graph-ca.md section 4); the match
-    ignores case and surrounding whitespace. The collection's one definition: Part D uses it too."""
-    return (((policy or {}).get("displayName")) or "").strip().lower().startswith(MMP_PREFIX.lower())
-
-
 # -- options -> Graph ------------------------------------------------------------------------------
 class PolicyBuilder:
     """Options (snake_case, names) -> Graph JSON (camelCase, ids). ``None`` means: clear it."""
@@ -218,10 +202,7 @@ class PolicyBuilder:
             elif leaf[0] == "enum":
                 out[camel(key)] = enum_value(value)
             elif leaf[0] == "strength":
-                if value not in AUTH_STRENGTHS and not is_guid(value):
-                    raise InvalidOption(option, value, "must be %s or the id of an authentication strength"
-                                        % ", ".join(AUTH_STRENGTHS))
-                out[camel(key)] = {"id": AUTH_STRENGTHS.get(value, value)}
+                out[camel(key)] = {"id": self.resolver.resolve("authentication_strength", value, option)}
             else:
                 out[camel(key)] = value
         return out
@@ -250,6 +231,9 @@ class PolicyBuilder:
             return {"@odata.type": "#microsoft.graph.conditionalAccessAllExternalTenants", "membershipKind": "all"}
         if not members:
             raise InvalidOption(option + ".members", members, "membership_kind=enumerated needs tenant ids")
+        for member in members:
+            if not is_guid(member):
+                raise InvalidOption(option + ".members", member, "must be a tenant id (a GUID), not a name or domain")
         return {"@odata.type": "#microsoft.graph.conditionalAccessEnumeratedExternalTenants",
                 "membershipKind": "enumerated", "members": list(members)}
 
@@ -303,13 +287,13 @@ def to_options(tree, graph, resolver):
         elif leaf[0] == "enums":
             out[key] = [option_value(v, leaf[1]) for v in value]
         elif leaf[0] == "flags":
-            parts = [v.strip() for v in value.split(",")]
-            out[key] = [option_value(v, leaf[1]) for v in parts if v and v != "none"]
+            order = ["none"] + [enum_value(c) for c in leaf[1]]
+            out[key] = [option_value(v, leaf[1]) for v in parse_flags(value, order) if v != "none"]
         elif leaf[0] == "enum":
             out[key] = option_value(value, leaf[1])
         elif leaf[0] == "strength":
             if value.get("id"):
-                out[key] = AUTH_STRENGTH_NAMES.get(value["id"], value["id"])
+                out[key] = AUTH_STRENGTH_NAMES.get(value["id"]) or resolver.name("authentication_strength", value["id"])
         else:
             out[key] = value
     return out
@@ -331,59 +315,20 @@ def policy_options(policy, resolver):
 
 
 # -- comparison and merging ------------------------------------------------------------------------
-def comparable(obj, key=None):
-    """Order-insensitive, annotation-free form: empty values dropped, flags as sets, strengths by id."""
-    if key == "authenticationStrength" and isinstance(obj, dict):
-        return obj.get("id")
-    if isinstance(obj, str) and key in ("guestOrExternalUserTypes", "transferMethods", "insiderRiskLevels"):
-        return sorted(flags_set(obj)) or None
-    if isinstance(obj, dict):
-        out = {}
-        for k, v in obj.items():
-            if k.endswith("@odata.context"):
-                continue
-            value = comparable(v, k)
-            if value not in (None, [], {}):
-                out[k] = value
-        return out
-    if isinstance(obj, list):
-        return sorted((comparable(v) for v in obj), key=repr)
-    return obj
-
-
 def merge_list(have, add):
     have = list(have or [])
     return have + [x for x in add or [] if x not in have]
 
 
-def merge_guests(now, new):
-    """Two guest/external exclusions -> one (Graph has a single object): union of types and tenants."""
-    if not now:
-        return new
-    if not new:
-        return now
-    types = flags_set(now.get("guestOrExternalUserTypes")) | flags_set(new.get("guestOrExternalUserTypes"))
-    order = [enum_value(t) for t in GUEST_TYPES]
-    merged = {"guestOrExternalUserTypes": ",".join(t for t in order if t in types)}
-    now_t, new_t = now.get("externalTenants"), new.get("externalTenants")
-    if not now_t or not new_t or "all" in (now_t.get("membershipKind"), new_t.get("membershipKind")):
-        # no tenant list on one side means every tenant: the wider one wins
-        wider = [t for t in (now_t, new_t) if not t or t.get("membershipKind") == "all"]
-        if wider and wider[0]:
-            merged["externalTenants"] = wider[0]
-    else:
-        merged["externalTenants"] = dict(now_t, members=merge_list(now_t.get("members"), new_t.get("members")))
-    return merged
-
-
-def merge_section(current, desired, purge, known_keys):
+def merge_section(current, desired, purge, known_keys, notes=None):
     """One condition section: keys the task sets replace Graph's, exclusions are added (or purged)."""
     merged = dict(current or {})
     for key, value in desired.items():
         if not key.startswith("exclude") or purge:
             merged[key] = value
         elif key.endswith("GuestsOrExternalUsers"):
-            merged[key] = merge_guests(merged.get(key), value)
+            merged[key], widened = merge_guests(merged.get(key), value)
+            (notes if notes is not None else []).extend(widened)
         else:
             merged[key] = merge_list(merged.get(key), value)
     if purge:
@@ -393,8 +338,8 @@ def merge_section(current, desired, purge, known_keys):
     return merged
 
 
-def merge_policy(current, desired, purge=False):
-    """The policy as it will be once the task's values are applied to Graph's."""
+def merge_policy(current, desired, purge=False, notes=None):
+    """The policy as it will be once the task's values are applied to Graph's (``notes``: what a merge widened)."""
     after = copy.deepcopy(current)
     for key in ("displayName", "description", "state"):
         if key in desired:
@@ -404,7 +349,7 @@ def merge_policy(current, desired, purge=False):
         for section, value in desired["conditions"].items():
             tree = CONDITIONS.get(snake(section))
             if isinstance(value, dict) and isinstance(tree, dict):
-                cond[section] = merge_section(cond.get(section), value, purge, [camel(k) for k in tree])
+                cond[section] = merge_section(cond.get(section), value, purge, [camel(k) for k in tree], notes)
             else:
                 cond[section] = value
         after["conditions"] = cond
@@ -493,7 +438,7 @@ def check_graph_rules(policy):
         option = "conditions.users.%s_guests_or_external_users" % side
         if guests:
             tenants = guests.get("externalTenants") or {}
-            if tenants and not flags_set(guests.get("guestOrExternalUserTypes")):
+            if tenants and not [t for t in parse_flags(guests.get("guestOrExternalUserTypes")) if t != "none"]:
                 raise InvalidOption(option + ".external_tenants", tenants.get("members") or tenants.get("membershipKind"),
                                     "external tenants need guest_or_external_user_types")
             if tenants.get("membershipKind") == "all" and tenants.get("members"):
@@ -536,29 +481,6 @@ def check_session_rules(session):
 
 
 # -- the module's work ----------------------------------------------------------------------------------
-
-# v1.0 refuses some policies as preview features (1038, e.g. every-time sign-in frequency); /beta takes them.
-PREVIEW_REFUSED = 1038
-BETA_WARNING = ("Graph v1.0 refused the policy as a preview feature (1038, or a 400 naming the beta endpoint); it was "
-                "written through /beta")
-
-
-def write_policy(module, method, path, body, version=None, lag_retries=0, current=None):
-    """One policy write through the module: (answer, version used).
-
-    A write v1.0 refuses with 1038 goes again through /beta; once a policy needed /beta (``version``),
-    its later writes go there directly.
-    """
-    if version != "beta":
-        try:
-            return module.write(method, path, body, lag_retries=lag_retries, current=current), version
-        except GraphError as exc:
-            # 1038 is one reading; no source confirms the code, only that the 400 names the beta endpoint
-            if exc.status != 400 or (exc.service_code != PREVIEW_REFUSED and "beta" not in exc.message.lower()):
-                raise
-    return module.write(method, path, body, version="beta", lag_retries=lag_retries, current=current), "beta"
-
-
 class Policies:
     def __init__(self, module):
         self.module = module
@@ -567,24 +489,20 @@ class Policies:
         self.resolver = Resolver(self.graph, module.check_mode)
         self.builder = PolicyBuilder(self.resolver)
         self.warnings = self.resolver.warnings
-        self.version = None  # set when a write had to go through /beta
+        self.endpoint = policies(module)
         self.demotion = None
 
     def find(self):
+        """By id, else by display name. An id that does not exist while the name does is an error, not a
+        second policy of that name."""
         p = self.params
-        if p.get("id"):
-            try:
-                return self.graph.get("%s/%s" % (POLICIES, p["id"]))
-            except GraphError as exc:
-                if exc.status == 404:
-                    return None
-                raise
-        query = {"$filter": "displayName eq %s" % odata_quote(p["display_name"])}
-        matches = [m for m in self.graph.list(POLICIES, params=query) if m.get("displayName") == p["display_name"]]
-        if len(matches) > 1:
-            raise InvalidOption("display_name", p["display_name"], "%d policies have this name (ids: %s); pass id"
-                                % (len(matches), ", ".join(m["id"] for m in matches)))
-        return matches[0] if matches else None
+        found = self.endpoint.find(p.get("id"), p.get("display_name"))
+        if found is None and p.get("id") and p.get("display_name"):
+            named = self.endpoint.named(p["display_name"])
+            if named is not None:
+                raise InvalidOption("id", p["id"], "no policy has this id, but policy %r has id %s; correct id or "
+                                    "leave it out" % (named.get("displayName"), named.get("id")))
+        return found
 
     def desired(self):
         p = self.params
@@ -609,6 +527,10 @@ class Policies:
                 and not is_managed({"displayName": p["display_name"]}):
             parse_name(p["display_name"])  # fail before any request
         current = self.find()
+        apps = ((current or {}).get("conditions") or {}).get("applications") or {}
+        # non-GUID application values Graph returned (keywords newer than this collection): kept as they are
+        self.resolver.keywords = {str(a) for key in ("includeApplications", "excludeApplications")
+                                  for a in apps.get(key) or [] if not is_guid(a)}
         if p["state"] == "absent":
             if current is None:
                 return self.result(False, None, None)
@@ -616,7 +538,7 @@ class Policies:
                 raise InvalidOption("state", "absent", "%r is a Microsoft-managed policy, which cannot be deleted; set "
                                     "policy_state=disabled (clone it first to keep its protection)"
                                     % current.get("displayName"))
-            self.module.write("DELETE", "%s/%s" % (POLICIES, current["id"]), current=current)
+            self.endpoint.delete(current)
             return self.result(True, current, None)
         desired = self.desired()
         if current is None:
@@ -634,8 +556,7 @@ class Policies:
                                 "conditions.applications")
         cond.setdefault("clientAppTypes", ["all"])
         self.check(body)
-        created = self.send("POST", POLICIES, body)
-        return self.result(True, None, created or dict(body, id=None))
+        return self.result(True, None, self.endpoint.create(body))
 
     def hold_demotion(self, current, desired):
         """An enabled policy that policy_state would take back: demote it (allow_demotion) or keep it on, and say so."""
@@ -648,40 +569,55 @@ class Policies:
         if applied:
             self.warnings.append("policy %r is enabled and policy_state=%s demotes it" % (name, target))
             return desired
-        self.warnings.append("policy %r is enabled: policy_state=%s would demote it, so it stays enabled "
-                             "(allow_demotion=true demotes it)" % (name, target))
+        # kept on: nothing changes, so no warning that would repeat on every run; RV(demotion) records it
         return {k: v for k, v in desired.items() if k != "state"}
 
     def update(self, current, desired):
         desired = self.hold_demotion(current, desired)
-        after = merge_policy(current, desired, self.params.get("purge_exclusions"))
-        changed = [k for k in ("displayName", "description", "state", "conditions", "grantControls", "sessionControls")
-                   if k in desired and comparable(current.get(k), k) != comparable(after.get(k), k)]
+        after, changed = self.plan_update(current, desired)
         # the naming framework applies to the policy as it stands, also when the task changes nothing
         self.check_naming(after)
         if not changed:
             return self.result(False, current, current)
-        if is_managed(current):
+
+        def build(now):
+            """The PATCH for the policy as Graph holds it now: re-planned (and re-checked) on a fresh read."""
+            plan = (after, changed) if now is current else self.plan_update(now, desired)
+            if not plan[1]:
+                return None
+            if now is not current:
+                self.check_naming(plan[0])
+            self.warnings.extend(n for n in self.merge_notes if n not in self.warnings)
+            self.check(plan[0], now, naming=False)
+            return self.patch_body(now, *plan)
+        before, final = self.endpoint.update(current, build)
+        return self.result(final is not before, before, final)
+
+    def plan_update(self, current, desired):
+        """(the policy as it will be, the top-level properties that change), guards of managed policies applied."""
+        self.merge_notes = []
+        after = merge_policy(current, desired, self.params.get("purge_exclusions"), self.merge_notes)
+        changed = [k for k in ("displayName", "description", "state", "conditions", "grantControls", "sessionControls")
+                   if k in desired and comparable(current.get(k), k) != comparable(after.get(k), k)]
+        if changed and is_managed(current):
             self.managed_guard(current, after)
-        self.check(after, current, naming=False)
+        return after, changed
+
+    @staticmethod
+    def patch_body(current, after, changed):
+        """Only the properties that change; collections are replaced whole, so the users object goes complete."""
         patch = {}
         for key in changed:
             if key == "conditions":
                 now = current.get("conditions") or {}
                 sections = {k: v for k, v in after["conditions"].items()
                             if k == "users" or comparable(now.get(k), k) != comparable(v, k)}
-                # collections are replaced whole: the users object always goes complete
                 patch[key] = {k: (writable(now.get(k), v) if v is not None else None) for k, v in sections.items()}
             elif isinstance(after.get(key), dict):
                 patch[key] = writable(current.get(key), after[key])
             else:
                 patch[key] = after.get(key)
-        self.send("PATCH", "%s/%s" % (POLICIES, current["id"]), patch, current)
-        if not self.module.check_mode:
-            after = self.graph.get_after_write("%s/%s" % (POLICIES, current["id"])) if self.version is None else \
-                self.graph.request("GET", "%s/%s" % (POLICIES, current["id"]), version=self.version,
-                                   lag_retries=self.graph.lag_retries)
-        return self.result(True, current, after)
+        return patch
 
     def check(self, policy, current=None, naming=True):
         """Everything that must hold before a write: Graph's rules, the naming framework, the lockout guard."""
@@ -695,13 +631,6 @@ class Policies:
         # Microsoft names its managed policies itself: the framework applies to the MSP's own policies
         if self.params.get("naming_convention") == "microsoft" and not is_managed(policy):
             check_naming_convention(policy.get("displayName"), policy)
-
-    def send(self, method, path, body, current=None):
-        answer, version = write_policy(self.module, method, path, body, self.version, self.graph.lag_retries, current)
-        if version == "beta" and self.version is None:
-            self.warnings.append(BETA_WARNING)
-        self.version = version
-        return answer
 
     @staticmethod
     def managed_guard(current, after):
@@ -721,45 +650,47 @@ class Policies:
                                 "clone, and disable the original" % ", ".join(refused))
 
     def lockout_guard(self, policy, current=None):
-        """Enabling a block, or an All users + All apps policy, must leave every break-glass account excluded.
-
-        Without break_glass_accounts only the switch to enabled is refused; with them (module_defaults), every
-        write that leaves such a policy enabled is checked.
-        """
+        """Every write that leaves a policy enabled: a grant an emergency account cannot satisfy (``lockout_reason``)
+        needs every break-glass account excluded; without the accounts, such a policy reaching All users or admin
+        roles is refused. ``allow_lockout_risk`` overrides both."""
         if policy.get("state") != "enabled" or self.params.get("allow_lockout_risk"):
             return
-        enabling = (current or {}).get("state") != "enabled"
-        cond = policy.get("conditions") or {}
-        users = cond.get("users") or {}
-        blocks = "block" in ((policy.get("grantControls") or {}).get("builtInControls") or [])
-        everyone = "All" in (users.get("includeUsers") or []) and \
-            "All" in ((cond.get("applications") or {}).get("includeApplications") or [])
-        if not (blocks or everyone):
+        why = lockout_reason(policy)
+        if not why:
             return
+        users = (policy.get("conditions") or {}).get("users") or {}
         accounts = self.params.get("break_glass_accounts") or []
-        if not accounts and not enabling:
-            return
+        name = policy.get("displayName")
         if not accounts:
-            raise InvalidOption("break_glass_accounts", accounts, "enabling policy %r (%s) needs the break-glass accounts, "
-                                "to check they are excluded (or allow_lockout_risk=true)"
-                                % (policy.get("displayName"), "it blocks" if blocks else "All users, All apps"))
+            wide = reach(users)
+            if wide in ("All users", "admin roles"):
+                raise InvalidOption("break_glass_accounts", accounts, "policy %r would be enabled and %s for %s; "
+                                    "give break_glass_accounts so the module can check they are excluded, or set "
+                                    "allow_lockout_risk=true" % (name, why, wide))
+            return
         ids = self.resolver.ids("user", accounts, "break_glass_accounts")
-        missing = [a for a, i in zip(accounts, ids) if i not in (users.get("excludeUsers") or [])]
+        if not reach(users, ids):
+            return
+        excluded = [str(u).lower() for u in users.get("excludeUsers") or []]
+        missing = [a for a, i in zip(accounts, ids) if str(i).lower() not in excluded]
         if missing:
-            raise InvalidOption("break_glass_accounts", missing, "not excluded from policy %r, which would lock them out "
-                                "once enabled; add them to conditions.users.exclude_users or set allow_lockout_risk=true"
-                                % policy.get("displayName"))
+            raise InvalidOption("break_glass_accounts", missing, "not excluded from policy %r, which would be enabled "
+                                "and %s; add them to conditions.users.exclude_users or set allow_lockout_risk=true"
+                                % (name, why))
 
     def result(self, changed, before, after):
         result = {"changed": changed, "policy": after or {}}
+        name = (after or before or {}).get("displayName")
         if self.demotion:
             result["demotion"] = self.demotion
         if self.module._diff:
-            name = (after or before or {}).get("displayName")
             result["diff"] = make_diff(policy_options(before, self.resolver), policy_options(after, self.resolver),
                                        "policy %r (Graph)" % name, "policy %r (task)" % name)
-        if self.warnings:
-            result["warnings"] = list(self.warnings)
+        # warnings go through module.warn (a 'warnings' key in the result is deprecated), name their tenant and
+        # policy, and only come with a change (or a held demotion): a run that changes nothing does not repeat them
+        if changed or self.demotion:
+            for warning in self.warnings + self.endpoint.warnings:
+                self.module.warn("%s: policy %r: %s" % (self.module.tenant_label(), name, warning))
         return result
 
 
@@ -774,21 +705,14 @@ def export_policy(policy, resolver):
 def list_policies(module):
     """For ca_policy_info: policies with references resolved to names (an export ca_policy can re-apply)."""
     p = module.params
-    graph = module.graph
-    if p.get("id"):
-        try:
-            policies = [graph.get("%s/%s" % (POLICIES, p["id"]))]
-        except GraphError as exc:
-            if exc.status != 404:
-                raise
-            policies = []
-    elif p.get("display_name"):
-        policies = [x for x in graph.list(POLICIES, params={"$filter": "displayName eq %s" % odata_quote(p["display_name"])})
-                    if x.get("displayName") == p["display_name"]]
+    endpoint = policies(module)
+    if p.get("id") or p.get("display_name"):
+        found = [endpoint.find(p.get("id"), p.get("display_name"))]
     else:
-        policies = graph.list(POLICIES)
+        found = endpoint.list()
+    found = [x for x in found if x]
     if p.get("policy_states"):
-        policies = [x for x in policies if STATE_NAMES.get(x.get("state")) in p["policy_states"]]
-    resolver = Resolver(graph)
-    policies = sorted(policies, key=lambda x: (x.get("displayName") or "", x.get("id") or ""))
-    return {"changed": False, "policies": [export_policy(x, resolver) for x in policies]}
+        found = [x for x in found if STATE_NAMES.get(x.get("state")) in p["policy_states"]]
+    resolver = Resolver(module.graph)
+    found = sorted(found, key=lambda x: (x.get("displayName") or "", x.get("id") or ""))
+    return {"changed": False, "policies": [export_policy(x, resolver) for x in found]}

@@ -19,14 +19,14 @@ from __future__ import annotations
 import copy
 
 from ._backup import absolute, backup_files, load
+from ._ca import LOCATIONS, POLICIES
 from ._diff import SERVER_KEYS, make_diff
 from ._graph import GraphError
 from ._module import InvalidOption
-from ._policy import comparable, policy_options, without_nulls, writable, write_policy
+from ._objects import policies as policy_endpoint
+from ._policy import comparable, policy_options, without_nulls, writable
 from ._resolve import Resolver
 
-POLICIES = "/identity/conditionalAccess/policies"
-LOCATIONS = "/identity/conditionalAccess/namedLocations"
 DELETED = "/identity/conditionalAccess/deletedItems/%s/%s"
 POLICY_FIELDS = ("displayName", "description", "state", "conditions", "grantControls", "sessionControls")
 LOCATION_FIELDS = ("displayName", "ipRanges", "isTrusted", "countriesAndRegions", "includeUnknownCountriesAndRegions",
@@ -176,14 +176,14 @@ class Restore:
         now, action = self.find(want, current, "policies", "policy")
         if now is None:
             body = without_nulls({k: v for k, v in want.items() if k in POLICY_FIELDS})
-            created = write_policy(self.module, "POST", POLICIES, body)[0] or {}
+            created = policy_endpoint(self.module).create(body)  # /beta when v1.0 refuses it
             return self.note(record, "recreated", want.get("displayName"), created.get("id"), None,
                              policy_options(want, resolver))
         changes = _differs(now, want, POLICY_FIELDS)
         if changes:
             patch = {k: writable(now.get(k), want.get(k)) if isinstance(want.get(k), dict) else want.get(k)
                      for k in changes}
-            write_policy(self.module, "PATCH", "%s/%s" % (POLICIES, now["id"]), patch, current=now)
+            policy_endpoint(self.module, read_back=False).update(now, patch)
         elif action in ("updated", "matched"):
             return self.note(record, "unchanged", want.get("displayName"), now["id"])
         self.note(record, action, want.get("displayName"), now["id"], policy_options(now, resolver),

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from ._ca import STATE_NAMES, STATES
 from ._module import InvalidOption, ModuleError
 from ._policy import GUEST_TYPES, PLATFORMS, RISK_LEVELS, enum_value
 from ._resolve import Resolver
@@ -32,8 +33,7 @@ EXPECTATIONS = ("blocked", "not_blocked", "mfa", "granted")
 CLIENT_APP_TYPES = ["browser", "mobile_apps_and_desktop_clients", "exchange_active_sync", "eas_supported", "other"]
 USER_ACTIONS = {"register_security_information": "registerSecurityInformation",
                 "register_or_join_devices": "registerOrJoinDevices"}
-REPORT_ONLY = "enabledForReportingButNotEnforced"
-STATE_NAMES = {"enabled": "enabled", "disabled": "disabled", REPORT_ONLY: "report_only"}
+REPORT_ONLY = STATES["report_only"]
 # show at most this many non-applying policies per failed scenario in the failure message
 MESSAGE_REASONS = 10
 
@@ -128,8 +128,9 @@ class WhatIf:
         """Every sign-in a scenario stands for: (label, body); all input checked before the first evaluate."""
         option = "scenarios[%d]" % index
         identities = self._identities(option, scenario)
-        addresses = list(scenario.get("ip_addresses") or []) + ([scenario["ip_address"]] if scenario.get("ip_address")
-                                                               else [])
+        addresses = list(scenario.get("ip_addresses") or [])
+        if scenario.get("ip_address"):
+            addresses.append(scenario["ip_address"])
         for address in addresses:
             try:
                 ipaddress.ip_address(address)
@@ -200,7 +201,7 @@ class WhatIf:
                 results.append(self.judge(scenario, label, answer))
         failed = [r for r in results if not r["held"]]
         result = {"changed": False, "passed": not failed, "scenarios": results, "failures": failed,
-                  "graph_requests": self.graph.requests}
+                  "why": [why(r) for r in failed], "graph_requests": self.graph.requests}
         if self.resolver.warnings:
             result["warnings"] = list(self.resolver.warnings)
         if failed and p["fail_on_mismatch"]:
@@ -229,11 +230,21 @@ class WhatIf:
                 "not_applied": [_summary(r) for r in answer if r not in counted]}
 
 
+def applied_text(entry):
+    return "; ".join("%s (%s%s)" % (a["display_name"], a["state"], ", " + "+".join(a["grant_controls"])
+                                    if a["grant_controls"] else "") for a in entry["applied"]) or "none"
+
+
+def why(entry):
+    """One line per sign-in that did not hold, who first: what the promotion gate prints."""
+    return "%s - %s: %s (policies that apply: %s)" % (entry["sign_in"], entry["name"], "; ".join(entry["problems"]),
+                                                      applied_text(entry))
+
+
 def failure_message(failed):
     lines = []
     for r in failed:
-        applied = "; ".join("%s (%s%s)" % (a["display_name"], a["state"], ", " + "+".join(a["grant_controls"])
-                                           if a["grant_controls"] else "") for a in r["applied"]) or "none"
+        applied = applied_text(r)
         others = ["%s: %s" % (n["display_name"], n["reason"]) for n in r["not_applied"]]
         more = " and %d more" % (len(others) - MESSAGE_REASONS) if len(others) > MESSAGE_REASONS else ""
         lines.append("scenario %r (%s): %s. Policies that apply: %s. Not applied: %s%s."

@@ -19,9 +19,13 @@ description:
     external tenant already covers every service provider, the module says so in a warning and in the diff
     (a policy with a warning is shown in the diff even when nothing changes).
   - In V(direct) mode the policy excludes the CIPP service account (C(excludeUsers)).
-  - Requests per run - one list of the policies (following paging), one PATCH per policy that must change,
-    plus one user lookup in V(direct) mode (a clone costs one POST and one PATCH). A compliant tenant gets
-    no write.
+  - A guest exclusion that names no tenant list does not count as excluding the MSP - it is completed with
+    O(msp_tenant_id), as CIPP's own service exception does, with a warning naming the types it now limits.
+  - Requests per run - one list of the policies (following paging); per policy that must change, a fresh read
+    and one PATCH (the fresh read merges the exclusion into what the policy holds at that moment, so a
+    concurrent change by another run or an admin is kept); one user lookup in V(direct) mode (a clone costs
+    one POST and one PATCH). In diff mode, names of the exclusions are looked up once each. A compliant
+    tenant gets no write.
     Conditional Access allows 1 request per second per tenant; the module paces itself. Run one task per
     client tenant (an inventory host per tenant) to work on several tenants in parallel.
   - The complete C(users) object is sent as plain JSON, so comma-separated guest type flags are kept exactly.
@@ -87,19 +91,25 @@ options:
     default: true
   policies:
     description:
-      - Limit the run to these policies, by display name or id. A name that matches no policy or several
-        policies fails the task before anything is written.
+      - Limit the run to these policies, by display name (case-insensitive, surrounding blanks ignored) or id.
+        A name that matches no policy or several policies fails the task before anything is written.
+      - Not set, every policy is looked at; an empty list selects none.
     type: list
     elements: str
   managed_policies:
     description:
-      - What to do with Microsoft-managed policies (display name starting with C(Microsoft-managed:)).
+      - What to do with Microsoft-managed policies (display name starting with C(Microsoft-managed:), with or
+        without the colon).
       - V(exclude) adds the exclusion like on any other policy (Microsoft allows exclusions on them).
       - V(skip) leaves them alone.
       - V(clone_and_disable) creates a copy named O(clone_prefix) + the name without C(Microsoft-managed:),
-        with the MSP exclusion and the original's state, then disables the original. A later run finds the
-        copy by that name and does nothing. A Microsoft-managed policy that is already disabled and has no
-        copy is not cloned; it gets the exclusion instead.
+        with the MSP exclusion and the state O(clone_state) (default the original's), then disables the original.
+        The copy is built from a C(/beta) read of the original, so no preview condition is lost, and is written
+        through C(/beta). A later run finds the copy by that name and does nothing. A Microsoft-managed policy
+        that is already disabled and has no copy is not cloned; it gets the exclusion instead.
+      - The copy is the MSP's own policy; it no longer gets Microsoft's updates to the managed policy, nor Microsoft's
+        automatic enablement (Microsoft turns report-only managed policies on by itself after a grace period). The
+        result says so for every clone.
     type: str
     choices: [exclude, skip, clone_and_disable]
     default: exclude
@@ -108,7 +118,17 @@ options:
       - Prefix of the copies made by O(managed_policies=clone_and_disable).
     type: str
     default: "Clone - "
+  clone_state:
+    description:
+      - State of the copies made by O(managed_policies=clone_and_disable); not set, the original's state.
+    type: str
+    choices: [enabled, disabled, report_only]
 notes:
+  - Policies the SharePoint admin center made (display name starting with C([SharePoint admin center]), its
+    unmanaged-device access setting) get the exclusion like any other, with a warning; SharePoint rewrites them
+    when that setting changes, so the exclusion can be lost then.
+  - Every write is read back (one listing after the writes) and compared with what was asked; a write Graph
+    accepted without storing it fails the policy instead of counting as a change.
   - O(state=absent) cannot always restore a policy to what it was before O(state=present). Graph does not record
     who added C(serviceProvider) to C(excludeGuestsOrExternalUsers). When O(state=present) added it to an exclusion
     that also names other tenants, or to an exclusion of every external tenant, O(state=absent) leaves
@@ -197,26 +217,15 @@ graph_requests:
 """
 
 from ansible_collections.msp.conditional_access.plugins.module_utils._exclusion import (
+    ARGUMENT_SPEC,
     EXCLUSION_TARGET_REQUIRED_IF,
-    EXCLUSION_TARGET_SPEC,
     ClientExclusion,
 )
 from ansible_collections.msp.conditional_access.plugins.module_utils._module import GraphModule
 
 
 def main():
-    module = GraphModule(
-        supports_check_mode=True,
-        argument_spec=dict(
-            EXCLUSION_TARGET_SPEC,
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-            scope=dict(type="str", default="targeting", choices=["targeting", "all"]),
-            include_disabled=dict(type="bool", default=True),
-            managed_policies=dict(type="str", default="exclude", choices=["exclude", "skip", "clone_and_disable"]),
-            clone_prefix=dict(type="str", default="Clone - "),
-        ),
-        required_if=EXCLUSION_TARGET_REQUIRED_IF,
-    )
+    module = GraphModule(supports_check_mode=True, argument_spec=ARGUMENT_SPEC, required_if=EXCLUSION_TARGET_REQUIRED_IF)
     module.run(ClientExclusion(module).run)
 
 

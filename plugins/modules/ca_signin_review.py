@@ -67,7 +67,7 @@ options:
       - Unexpected failures and interruptions a policy may show, in percent of the sign-ins in the window, and still
         pass (RV(passed)). V(0) passes only a policy with none.
     type: float
-    default: 0
+    default: 0.0
   fail_on_unexpected:
     description: Fail the task when a policy does not pass, with RV(why) in the message.
     type: bool

@@ -18,8 +18,11 @@ description:
     so bundles such as Microsoft 365 Business Premium or E5 count.
   - Counts Conditional Access policies by state (and the Microsoft-managed ones) and named locations by kind.
   - Optionally looks up users (by UPN or id) and groups (by display name) to prove they exist.
-  - A section the app may not read (HTTP 401/403) does not fail the task. It is reported under RV(permissions)
-    with the permission it needs, and as a warning. Other errors fail the task.
+  - A section the app may not read (HTTP 403) does not fail the task. It is reported under RV(permissions)
+    with the permission it needs, and as a warning. A tenant that refuses the app's token (HTTP 401, or no token
+    at all, that is not consented) returns the failed C(App consent) check in RV(checks). Other errors fail the task.
+  - RV(checks) is the preflight's verdict (one named check per prerequisite, passed or not, and why), which the
+    C(msp.conditional_access.preflight) role prints and asserts.
   - Never writes. One GET (or one paged list) per section, one per user and group.
 extends_documentation_fragment:
   - msp.conditional_access.graph
@@ -43,6 +46,28 @@ options:
       - Display names of groups that must exist (exactly one group each), such as the CIPP technicians group.
     type: list
     elements: str
+  tenant_role:
+    description:
+      - Which prerequisites RV(checks) holds. V(msp) is the MSP tenant (the lock-down guide's list, break-glass
+        accounts included); V(client) is a client tenant (app consent, licence, security defaults, what the app
+        may read).
+    type: str
+    choices: [msp, client]
+    default: msp
+  break_glass_accounts:
+    description:
+      - Emergency accounts (UPNs or ids) that must exist. With O(tenant_role=msp) an empty list is a failed check.
+    type: list
+    elements: str
+    default: []
+  service_account:
+    description: The CIPP service account (UPN or id) that must exist.
+    type: str
+  required_permissions:
+    description: Application permissions the Graph token must carry (checked when the token lists its roles).
+    type: list
+    elements: str
+    default: [Policy.Read.All, Policy.ReadWrite.ConditionalAccess]
 author:
   - MSP Conditional Access contributors (@msp-conditional-access)
 """
@@ -73,6 +98,30 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+checks:
+  description:
+    - The preflight's verdict, one named check per prerequisite, in order. A tenant that gives the app no token
+      (not consented) returns only the failed C(App consent) check instead of failing the task.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: What is checked, such as C(Security defaults) or C(Break-glass account breakglass01@contoso.com).
+      type: str
+    passed:
+      description: Whether the prerequisite holds.
+      type: bool
+    reason:
+      description: What was found, and what to change when it fails.
+      type: str
+  sample: [{"name": "Security defaults", "passed": false, "reason": "ENABLED: turn them off before using Conditional Access"}]
+summary:
+  description: "RV(checks) as printable lines, C(PASS <name>: <reason>) or C(FAIL <name>: <reason>)."
+  returned: always
+  type: list
+  elements: str
+  sample: ["PASS Entra ID P1/P2 licence: P2", "FAIL Security defaults: ENABLED: turn them off before using Conditional Access"]
 tenant_id:
   description: The tenant that was read.
   returned: always
@@ -139,18 +188,11 @@ graph_requests:
 """
 
 from ansible_collections.msp.conditional_access.plugins.module_utils._module import GraphModule
-from ansible_collections.msp.conditional_access.plugins.module_utils._tenant import SECTIONS, TenantInfo
+from ansible_collections.msp.conditional_access.plugins.module_utils._tenant import TENANT_INFO_SPEC, TenantInfo
 
 
 def main():
-    module = GraphModule(
-        supports_check_mode=True,
-        argument_spec=dict(
-            gather_subset=dict(type="list", elements="str", choices=list(SECTIONS), default=list(SECTIONS)),
-            users=dict(type="list", elements="str"),
-            groups=dict(type="list", elements="str"),
-        ),
-    )
+    module = GraphModule(supports_check_mode=True, argument_spec=TENANT_INFO_SPEC)
     module.run(TenantInfo(module).gather)
 
 

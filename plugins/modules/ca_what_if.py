@@ -119,7 +119,7 @@ options:
     type: bool
     default: true
   fail_on_mismatch:
-    description: Fail when a scenario does not hold. V(false) reports it in RV(passed) and RV(failed) instead.
+    description: Fail when a scenario does not hold. V(false) reports it in RV(passed), RV(failures) and RV(why) instead.
     type: bool
     default: true
 seealso:
@@ -209,6 +209,13 @@ failures:
   returned: always
   type: list
   elements: dict
+why:
+  description: One line per sign-in that did not hold - who, the scenario, the problems and the policies that apply.
+  returned: always
+  type: list
+  elements: str
+  sample: ["alice@contoso-msp.onmicrosoft.com, 203.0.113.10 - a technician in the office is not blocked: expected
+           not_blocked, got blocked (policies that apply: CA200-... (report_only, block))"]
 graph_requests:
   description: Graph requests the task sent (token requests not counted).
   returned: always

@@ -49,7 +49,10 @@ CASES = [
      {"guestOrExternalUserTypes": "b2bCollaborationGuest,serviceProvider", "externalTenants": enumerated(OTHER, MSP)}),
     (policy(5, excludeGuestsOrExternalUsers={"guestOrExternalUserTypes": "b2bCollaborationGuest",
                                              "externalTenants": None}),
-     {"guestOrExternalUserTypes": "b2bCollaborationGuest,serviceProvider", "externalTenants": None}),
+     {"guestOrExternalUserTypes": "b2bCollaborationGuest,serviceProvider", "externalTenants": enumerated(MSP)}),
+    # a serviceProvider exclusion without a tenant list is completed with the MSP, not counted as done (issue 10)
+    (policy(13, excludeGuestsOrExternalUsers={"guestOrExternalUserTypes": "serviceProvider"}),
+     {"guestOrExternalUserTypes": "serviceProvider", "externalTenants": enumerated(MSP)}),
     (policy(6, excludeGuestsOrExternalUsers={"guestOrExternalUserTypes": "internalGuest"}),
      {"guestOrExternalUserTypes": "internalGuest,serviceProvider", "externalTenants": enumerated(MSP)}),
     (policy(7, includeUsers=[], includeGroups=["6b6b6b6b-0000-4000-8000-0000000000bb"]), "same"),

@@ -121,8 +121,8 @@ def test_part_a_example_report_only_then_enabled(sandbox, run_playbook, tenant):
     assert applied.task(part_a["name"])["policy"]["state"] == "enabled"  # read back from Graph
 
 
-def test_part_b_example_every_time_through_beta_when_v1_refuses(sandbox, run_playbook, tenant):
-    sandbox.client.set_faults(tenant=tenant, everytime_requires_beta=True)
+def test_part_b_example_every_time_through_beta_without_a_v1_attempt(sandbox, run_playbook, tenant):
+    sandbox.client.set_faults(tenant=tenant, everytime_requires_beta=True)  # the 1038 reading: never met
     part_b = example("Part B")
     result = run(run_playbook, tenant, [part_b])
     assert result.rc == 0, result.stdout[-3000:]
@@ -135,7 +135,7 @@ def test_part_b_example_every_time_through_beta_when_v1_refuses(sandbox, run_pla
         "isEnabled": True, "frequencyInterval": "everyTime", "authenticationType": "primaryAndSecondaryAuthentication"}
     assert stored["state"] == "enabled"
     posts = [e for e in sandbox.client.log(tenant=tenant) if e["api"] == "graph" and e["method"] == "POST"]
-    assert [(e["version"], e["status"]) for e in posts] == [("v1.0", 400), ("beta", 201)]
+    assert [(e["version"], e["status"]) for e in posts] == [("beta", 201)]
     again = run(run_playbook, tenant, [part_b])
     assert again.rc == 0 and again.changed == 0
     assert len([e for e in writes(sandbox, tenant) if e["method"] == "POST"]) == 1
@@ -160,7 +160,8 @@ def test_lifecycle_create_unchanged_modify_check_mode_delete(sandbox, run_playbo
     modify[MODULE]["conditions"]["users"]["exclude_users"] = ["alice@contoso-msp.onmicrosoft.com"]
     count = len(writes(sandbox, tenant))
     checked = run(run_playbook, tenant, [modify], check=True)
-    assert checked.rc == 0 and checked.task(modify["name"])["changed"] is True
+    assert checked.rc == 0, checked.stdout[-3000:]
+    assert checked.task(modify["name"])["changed"] is True
     assert len(writes(sandbox, tenant)) == count
     diff = checked.task(modify["name"])["diff"]
     assert diff["before"]["conditions"]["users"]["exclude_users"] == [BG1]
@@ -233,6 +234,61 @@ def test_framework_examples_purge_and_existing_exclusions(sandbox, run_playbook,
     assert len(writes(sandbox, tenant)) == count
 
 
+def test_lockout_guard_on_every_write_that_leaves_a_policy_enabled(sandbox, run_playbook, tenant):
+    """Changing the grant, purging exclusions and widening client app types are guarded too; MFA alone is not."""
+    def task(name, **options):
+        options.setdefault("break_glass_accounts", [BG1, BG2])
+        return {"name": name, "ignore_errors": True, MODULE: dict(display_name="Devices", **options)}
+    everyone = {"users": {"include_users": ["All"], "exclude_users": [BG1, BG2]},
+                "applications": {"include_applications": ["All"]}, "client_app_types": ["all"]}  # widened
+    result = run(run_playbook, tenant, [
+        task("mfa", policy_state="enabled", conditions={"users": {"include_users": ["All"]},
+                                                         "applications": {"include_applications": ["All"]},
+                                                         "client_app_types": ["browser"]},
+             grant_controls={"built_in_controls": ["mfa"]}),  # no exclusion needed: MFA is not a lockout
+        task("grant", grant_controls={"built_in_controls": ["compliant_device"]}),  # nobody excluded yet
+        task("exclude", conditions={"users": {"exclude_users": [BG1, BG2]}}),
+        task("grant again", grant_controls={"built_in_controls": ["compliant_device"]}),
+        task("purge", purge_exclusions=True, conditions={"users": {"exclude_users": [BG1]}}),
+        task("no list", break_glass_accounts=[], conditions=everyone),
+    ])
+    assert result.task("mfa")["changed"] is True
+    assert "requires a compliant device" in result.task("grant")["msg"] and BG1 in result.task("grant")["msg"]
+    assert result.task("exclude")["changed"] is True and result.task("grant again")["changed"] is True
+    assert "breakglass02" in result.task("purge")["msg"] and result.task("purge")["invalid_option"] == \
+        "break_glass_accounts"
+    assert "give break_glass_accounts" in result.task("no list")["msg"]
+    [stored] = by_name(sandbox, tenant, "Devices")
+    assert stored["grantControls"]["builtInControls"] == ["compliantDevice"]
+    assert sorted(stored["conditions"]["users"]["excludeUsers"]) == sorted(directory(sandbox, tenant)[u] for u in (BG1, BG2))
+    assert stored["conditions"]["clientAppTypes"] == ["browser"]
+
+
+def test_a_concurrent_writer_between_plan_and_write_keeps_its_exclusion(sandbox, run_playbook, tenant):
+    """An admin adds an exclusion after the task read the policy and before its PATCH: the task reads it again
+    (its plan is older than the pacing window) and merges into that, so neither exclusion is lost."""
+    create = {"name": "create", MODULE: {
+        "display_name": "Concurrent", "policy_state": "report_only",
+        "conditions": {"users": {"include_users": ["All"], "exclude_users": [BG1]},
+                       "applications": {"include_applications": ["All"]}},
+        "grant_controls": {"built_in_controls": ["mfa"]}}}
+    assert run(run_playbook, tenant, [create]).rc == 0
+    [stored] = by_name(sandbox, tenant, "Concurrent")
+    ids = directory(sandbox, tenant)
+    sandbox.client.add_hook(tenant, "/identity/conditionalAccess/policies/%s" % stored["id"],
+                            {"conditions": {"users": {"excludeUsers": [ids[BG1], ids[BG2]]}}})
+    add = {"name": "add", MODULE: {"display_name": "Concurrent",
+                                    "conditions": {"users": {"exclude_users": ["alice@contoso-msp.onmicrosoft.com"]}}}}
+    sandbox.client.set_faults(tenant=tenant, latency_ms=1200)  # the lookup of alice ages the plan past 1 s
+    try:
+        result = run(run_playbook, tenant, [add])
+    finally:
+        sandbox.client.set_faults(tenant=tenant, latency_ms=0)
+    assert result.rc == 0 and result.task("add")["changed"] is True
+    [after] = by_name(sandbox, tenant, "Concurrent")
+    assert after["conditions"]["users"]["excludeUsers"] == [ids[BG1], ids[BG2], ids["alice@contoso-msp.onmicrosoft.com"]]
+
+
 def test_lockout_guard_refuses_before_writing(sandbox, run_playbook, tenant):
     risky = {"name": "risky", "ignore_errors": True, MODULE: {
         "display_name": "Block everyone", "policy_state": "enabled", "break_glass_accounts": [BG1, BG2],
@@ -251,7 +307,7 @@ def test_lockout_guard_refuses_before_writing(sandbox, run_playbook, tenant):
     result = run(run_playbook, tenant, [risky, no_list, forced, enable_later])
     assert "breakglass02@contoso-msp.onmicrosoft.com" in result.task("risky")["msg"]
     assert result.task("risky")["invalid_option"] == "break_glass_accounts"
-    assert "needs the break-glass accounts" in result.task("no_list")["msg"]
+    assert "give break_glass_accounts" in result.task("no_list")["msg"]
     assert result.task("forced")["changed"] is True
     # enabling the report-only policy later is guarded the same way
     assert "breakglass02" in result.task("enable_later")["msg"]
@@ -303,7 +359,7 @@ def test_bad_input_fails_naming_option_and_value_and_writes_nothing(sandbox, run
         assert expected in result.task(name)["msg"], (name, result.task(name)["msg"])
     assert "session_controls.sign_in_frequency.type='hours'" in result.task("every_time_period")["msg"]
     msg = result.task("duplicate")["msg"]
-    assert "2 policies have this name" in msg and "00000000dup1" in msg and "00000000dup2" in msg
+    assert "2 Conditional Access policies have this name" in msg and "00000000dup1" in msg and "00000000dup2" in msg
     assert writes(sandbox, tenant) == []
     assert len(sandbox.client.policies(tenant)) == len(state["policies"]) + 2
 
@@ -419,8 +475,9 @@ def ca_requests_by_run(sandbox, tenant):
 
 
 def test_part_b_full_cycle_on_plain_v1_and_pacing(sandbox, run_playbook, tenant):
-    """Part B as written, Graph v1.0 accepting every-time sign-in frequency: create, no-op, modify (check mode
-    first), delete; every task spaces its Conditional Access requests to the tenant about a second apart."""
+    """Part B as written, Graph v1.0 accepting every-time sign-in frequency (the module still writes it through beta,
+    which documents it): create, no-op, modify (check mode first), delete; every task spaces its Conditional Access
+    requests to the tenant about a second apart."""
     sandbox.client.set_faults(tenant=tenant, everytime_v1_accepted=True)  # the beta docs' reading, on v1.0
     part_b = example("Part B")
     svc = "cipp-svc@contoso-msp.onmicrosoft.com"
@@ -436,9 +493,9 @@ def test_part_b_full_cycle_on_plain_v1_and_pacing(sandbox, run_playbook, tenant)
     assert stored["sessionControls"]["signInFrequency"] == {
         "isEnabled": True, "frequencyInterval": "everyTime", "authenticationType": "primaryAndSecondaryAuthentication"}
     [post] = writes(sandbox, tenant)
-    assert (post["method"], post["version"], post["status"]) == ("POST", "v1.0", 201)
-    assert not [e for e in sandbox.client.log(tenant=tenant) if e.get("version") == "beta"]
-    assert "warnings" not in created.task(part_b["name"])
+    assert (post["method"], post["version"], post["status"]) == ("POST", "beta", 201)
+    assert not [e for e in sandbox.client.log(tenant=tenant) if e.get("version") == "v1.0" and e["write"]]
+    assert any("every-time sign-in frequency" in w for w in created.task(part_b["name"])["warnings"])
     assert created.task(part_b["name"])["diff"]["after"]["conditions"]["users"] == {"include_users": [svc]}
 
     again = run(run_playbook, tenant, [part_b])
@@ -449,7 +506,8 @@ def test_part_b_full_cycle_on_plain_v1_and_pacing(sandbox, run_playbook, tenant)
     modify[MODULE]["description"] = "CIPP-SAM service account: MFA on every sign-in"
     modify[MODULE]["grant_controls"] = {"operator": "OR", "built_in_controls": ["mfa", "compliant_device"]}
     checked = run(run_playbook, tenant, [modify], check=True)
-    assert checked.rc == 0 and checked.task(modify["name"])["changed"] is True, checked.stdout[-2000:]
+    assert checked.rc == 0, checked.stdout[-3000:]
+    assert checked.task(modify["name"])["changed"] is True, checked.stdout[-2000:]
     assert len(writes(sandbox, tenant)) == 1
     diff = checked.task(modify["name"])["diff"]
     assert diff["before"]["conditions"]["users"] == diff["after"]["conditions"]["users"] == {"include_users": [svc]}
@@ -463,7 +521,7 @@ def test_part_b_full_cycle_on_plain_v1_and_pacing(sandbox, run_playbook, tenant)
     assert modified.rc == 0 and modified.task(modify["name"])["changed"] is True, modified.stdout[-2000:]
     assert modified.task("again")["changed"] is False
     [patch] = writes(sandbox, tenant)[1:]
-    assert patch["method"] == "PATCH" and patch["version"] == "v1.0"
+    assert patch["method"] == "PATCH" and patch["version"] == "beta"
     assert set(patch["body"]) == {"description", "grantControls"}
     [after] = by_name(sandbox, tenant, PART_B)
     assert after["description"] == modify[MODULE]["description"]

@@ -142,6 +142,25 @@ def graph_log(sandbox, tenant, since=0):
     return [e for e in sandbox.client.log(tenant=tenant, since=since) if e["api"] == "graph"]
 
 
+def diff_policies(diffs, side="after"):
+    """{policy: summary} of one side of the module's per-policy diffs."""
+    return {d[side]["policy"]: {k: v for k, v in d[side].items() if k != "policy"} for d in diffs if d[side]}
+
+
+def ca_only(log):
+    return [e for e in log if "/identity/conditionalAccess/" in e["path"]]
+
+
+def assert_fresh_read_before_each_write(after_list):
+    """The CA requests after the list: each PATCH right after a GET of its policy (the plan was older than the
+    pacing window: lost-update guard), except that the first write may follow the list at once."""
+    pairs = [(e["method"], e["path"]) for e in after_list]
+    writes = [p for m, p in pairs if m != "GET"]
+    expected = [m for w in writes for m in (("GET", w), ("PATCH", w))]
+    assert pairs in (expected, expected[1:]), pairs
+    return len(writes)
+
+
 def last_seq(sandbox):
     entries = sandbox.client.log()
     return max((e["seq"] for e in entries), default=0)
@@ -220,23 +239,33 @@ def test_gdap_first_run_second_run_and_request_counts(sandbox, run_playbook, tmp
         assert users["excludeUsers"] == before_a[entry["path"].rsplit("/", 1)[1]]["conditions"]["users"][
             "excludeUsers"]
     # the MSP tenant's name from Graph (a wrong msp_tenant_id must not look right): one GET, no CA endpoint
-    lookups = [e for e in log_a if "/tenantRelationships/findTenantInformationByTenantId" in e["path"]]
-    assert [(e["method"], e["status"]) for e in lookups] == [("GET", 200)]
-    reads_a = [e for e in log_a if not e["write"] and e not in lookups]
-    assert all(e["method"] == "GET" and e["path"].endswith(POLICIES) for e in reads_a)
-    # exactly two list pages (120 policies, 100 per page: nextLink followed once) and nothing else
-    assert len(reads_a) == 2 and len(writes_a) == 7 and len(log_a) == 10
+    msp_lookups = [e for e in log_a if "/tenantRelationships/findTenantInformationByTenantId" in e["path"]
+                   and msp in e["path"]]
+    assert [(e["method"], e["status"]) for e in msp_lookups] == [("GET", 200)]
+    reads_a = [e for e in ca_only(log_a) if not e["write"]]
+    assert all(e["method"] == "GET" for e in reads_a)
+    # two list pages (120 policies, 100 per page: nextLink followed once), then before each PATCH a fresh read
+    # of its policy (the plan is older than the pacing window: lost-update guard), and nothing else on CA
+    assert [e["path"] for e in reads_a[:2]] == ["/v1.0" + POLICIES] * 2
+    # after the writes, one listing (two pages) reads every write back and compares it with what was asked
+    assert [e["path"] for e in reads_a[-2:]] == ["/v1.0" + POLICIES] * 2
+    assert assert_fresh_read_before_each_write(ca_only(log_a)[2:-2]) == len(writes_a) == 7
+    # the rest are name lookups for the diff (the tenant's name, users, groups, roles), each at most once
+    lookups = [e["path"] for e in log_a if e not in ca_only(log_a)]
+    assert len(lookups) == len(set(lookups))
     assert result["graph_requests"] == len(log_a)
 
     # the warnings name the MSP and reach the diff
     warned = {p["display_name"]: p["warnings"] for p in result["policies"] if p["warnings"]}
     assert "every tenant" in " ".join(warned["CA003 Guests excluded everywhere"])
     assert "b2bCollaborationGuest" in " ".join(warned["CA004 Partner guests excluded"])
-    diff_after = result["diff"]["after"]["policies"]
+    diff_after = diff_policies(result["diff"])
     assert diff_after["CA004 Partner guests excluded"]["warnings"] == warned["CA004 Partner guests excluded"]
     assert diff_after["CA001 Require MFA for all users"]["exclude_guests_or_external_users"] == {
         "types": ["serviceProvider"], "external_tenants": ["%s (Contoso MSP)" % msp]}
-    assert diff_after["CA001 Require MFA for all users"]["exclude_users"] == [BREAK_GLASS]
+    # existing exclusions in names: the break-glass account by its UPN, no bare GUID
+    assert diff_after["CA001 Require MFA for all users"]["exclude_users"] == ["breakglass@%s" % tenants["domain_a"]]
+    assert all(h["before_header"].startswith("tenant ") and "policy '" in h["before_header"] for h in result["diff"])
     assert "CA002 Already excludes the MSP" not in diff_after
 
     result_b = first.task("exclusion", host="client_b")
@@ -253,13 +282,13 @@ def test_gdap_first_run_second_run_and_request_counts(sandbox, run_playbook, tmp
     assert second.rc == 0 and second.changed == 0
     log2_a, log2_b = graph_log(sandbox, a, since=seq2), graph_log(sandbox, b, since=seq2)
     assert [e for e in log2_a + log2_b if e["write"]] == []
-    assert len(log2_a) == len(reads_a) + len(lookups) and len(log2_b) == len([e for e in log_b if not e["write"]])
+    assert len(ca_only(log2_a)) == 2 and len(ca_only(log2_b)) == 1  # only the lists
     # CA003 now has serviceProvider for every tenant: nothing to write, but the warning is in the result and
     # in the diff (before == after); a quiet already-excluded policy stays out of the diff
     again = second.task("exclusion", host="client_a")
     ca003 = next(p for p in again["policies"] if p["display_name"] == "CA003 Guests excluded everywhere")
     assert ca003["action"] == "already_excluded" and "every external tenant" in " ".join(ca003["warnings"])
-    diff_before, diff_after = again["diff"]["before"]["policies"], again["diff"]["after"]["policies"]
+    diff_before, diff_after = diff_policies(again["diff"], "before"), diff_policies(again["diff"])
     assert sorted(diff_after) == sorted(diff_before) == ["CA003 Guests excluded everywhere"]
     shown = dict(diff_after["CA003 Guests excluded everywhere"])
     assert shown.pop("warnings") == ca003["warnings"]
@@ -282,11 +311,31 @@ def test_check_mode_reports_everything_and_writes_nothing(sandbox, run_playbook,
     result = checked.task("exclusion", host="client_a")
     assert result["changed"] is True
     assert result["summary"]["excluded"] == 6 and result["summary"]["cloned"] == 1
-    diff = result["diff"]
-    assert "Clone - Multifactor authentication for admins" in diff["after"]["policies"]
-    assert diff["after"]["policies"]["Microsoft-managed: Multifactor authentication for admins"]["state"] == "disabled"
+    diff = diff_policies(result["diff"])
+    assert "Clone - Multifactor authentication for admins" in diff
+    assert diff["Microsoft-managed: Multifactor authentication for admins"]["state"] == "disabled"
     assert [e for e in sandbox.client.log(since=seq) if e["write"]] == []
     assert by_id(sandbox, a) == before
+
+
+def test_a_concurrent_writer_between_plan_and_write_keeps_its_exclusion(sandbox, run_playbook, tmp_path, tenants):
+    """An admin excludes an account in the portal after the task listed the policies and before it writes: the
+    PATCH (a complete users object) is rebuilt on a fresh read, so neither exclusion is lost. (The second write of
+    the run: by then the plan is older than the pacing window.)"""
+    a, msp = tenants["a"], tenants["msp"]
+    admin = "adadadad-0000-4000-8000-0000000000ad"
+    sandbox.client.add_hook(a, "%s/%s" % (POLICIES, pid(9)),
+                            {"conditions": {"users": {"excludeUsers": [BREAK_GLASS, admin]}}})
+    seq = last_seq(sandbox)
+    done = run(run_playbook, tmp_path, tenants, {"policies": ["CA001 Require MFA for all users", "CA009 Admins MFA"]},
+               hosts=("a",))
+    assert done.rc == 0, done.stdout[-3000:]
+    users = by_id(sandbox, a)[pid(9)]["conditions"]["users"]
+    assert users["excludeUsers"] == [BREAK_GLASS, admin]  # the admin's change survived ours
+    assert guests_view(users["excludeGuestsOrExternalUsers"]) == guests_view(msp_excluded(msp))
+    patch = [e for e in graph_log(sandbox, a, since=seq) if e["write"]][-1]
+    assert patch["path"].endswith(pid(9)) and patch["body"]["conditions"]["users"]["excludeUsers"] == [
+        BREAK_GLASS, admin]
 
 
 def test_absent_restores_the_original_bodies(sandbox, run_playbook, tmp_path, tenants):
@@ -328,10 +377,12 @@ def test_direct_mode_by_upn_and_unknown_upn(sandbox, run_playbook, tmp_path, ten
     result = done.task("exclusion", host="client_a")
     assert result["service_account_id"] == ACCOUNT
     assert [p["action"] for p in result["policies"]] == ["excluded", "excluded", "excluded"]
-    assert result["diff"]["after"]["policies"]["CA001 Require MFA for all users"]["exclude_users"][-1] == (
+    assert diff_policies(result["diff"])["CA001 Require MFA for all users"]["exclude_users"][-1] == (
         "%s (%s)" % (upn, ACCOUNT))
     log = graph_log(sandbox, a, since=seq)
-    assert [e["path"] for e in log if "/users/" in e["path"]] == ["/v1.0/users/%s" % upn]
+    users = [e["path"] for e in log if "/users/" in e["path"]]
+    assert users[0] == "/v1.0/users/%s" % upn  # the one lookup of the account; then the diff's names, once each
+    assert len(users) == len(set(users)) and "/v1.0/users/%s" % ACCOUNT not in users
     after = by_id(sandbox, a)
     assert after[pid(1)]["conditions"]["users"]["excludeUsers"] == [BREAK_GLASS, ACCOUNT]
     assert after[pid(7)]["conditions"]["users"]["excludeUsers"] == [BREAK_GLASS, ACCOUNT]
@@ -355,8 +406,9 @@ def test_clone_and_disable_then_second_run_finds_the_clone(sandbox, run_playbook
     assert first.rc == 0, first.stdout[-3000:]
     assert [p["action"] for p in first.task("exclusion", host="client_a")["policies"]] == ["cloned"]
     writes = [e for e in graph_log(sandbox, a, since=seq) if e["write"]]
-    assert [(e["method"], e["path"].split("/v1.0")[-1]) for e in writes] == [
-        ("POST", POLICIES), ("PATCH", "%s/%s" % (POLICIES, pid(6)))]
+    # the clone is a copy of a /beta read, written through /beta; the original's writes follow it there
+    assert [(e["method"], e["path"]) for e in writes] == [
+        ("POST", "/beta" + POLICIES), ("PATCH", "/beta%s/%s" % (POLICIES, pid(6)))]
     assert writes[1]["body"] == {"state": "disabled"}
     policies = sandbox.client.policies(a)
     [clone] = [p for p in policies if p["displayName"] == "Clone - Multifactor authentication for admins"]
@@ -417,8 +469,8 @@ def managed_policies_with_strength_and_every_time():
     return strength, risky
 
 
-def test_clone_keeps_the_authentication_strength_and_falls_back_to_beta_on_1038(sandbox, run_playbook, tmp_path,
-                                                                                  tenants):
+def test_clone_keeps_the_authentication_strength_and_is_built_from_and_written_through_beta(sandbox, run_playbook,
+                                                                                           tmp_path, tenants):
     msp, a = tenants["msp"], tenants["a"]
     strength, risky = managed_policies_with_strength_and_every_time()
     sandbox.client.put_policy(a, strength)
@@ -433,18 +485,18 @@ def test_clone_keeps_the_authentication_strength_and_falls_back_to_beta_on_1038(
     assert done.rc == 0, done.stdout[-3000:]
     result = done.task("exclusion", host="client_a")
     assert [p["action"] for p in result["policies"]] == ["cloned", "cloned"]
-    assert result["policies"][0]["warnings"] == []
-    assert any("1038" in w and "/beta" in w for w in result["policies"][1]["warnings"])
+    for entry in result["policies"]:  # each clone says what it costs
+        assert any("Microsoft's updates" in w for w in entry["warnings"])
 
-    # every Graph write attempt of the run, refused ones included, in order
+    # every Graph write attempt of the run, in order: each source read from beta, its clone written there (no
+    # failed v1.0 attempt, even with v1.0 refusing every-time sign-in frequency by 1038)
     sent = [(e["method"], e["path"], e["status"]) for e in graph_log(sandbox, a, since=seq) if e["method"] != "GET"]
     assert sent == [
-        ("POST", "/v1.0" + POLICIES, 201), ("PATCH", "/v1.0%s/%s" % (POLICIES, pid(20)), 204),
-        ("POST", "/v1.0" + POLICIES, 400), ("POST", "/beta" + POLICIES, 201),
-        ("PATCH", "/beta%s/%s" % (POLICIES, pid(21)), 204)]
+        ("POST", "/beta" + POLICIES, 201), ("PATCH", "/beta%s/%s" % (POLICIES, pid(20)), 204),
+        ("POST", "/beta" + POLICIES, 201), ("PATCH", "/beta%s/%s" % (POLICIES, pid(21)), 204)]
+    reads = [e["path"] for e in graph_log(sandbox, a, since=seq) if e["method"] == "GET"]
+    assert "/beta%s/%s" % (POLICIES, pid(20)) in reads and "/beta%s/%s" % (POLICIES, pid(21)) in reads
     log = [e for e in graph_log(sandbox, a, since=seq) if e["method"] != "GET"]
-    assert log[2]["error"]["code"] == "BadRequest" and log[2]["error"]["message"].startswith("1038:")
-    assert log[2]["body"] == log[3]["body"]
 
     # the strength clone's POST body carries the strength id, and only the id
     assert log[0]["body"]["grantControls"]["authenticationStrength"] == {"id": STRENGTH}
@@ -500,6 +552,8 @@ def test_direct_mode_by_object_id_is_looked_up_and_a_mistyped_id_fails(sandbox_r
     for entry in excluded:
         assert after[entry["id"]]["conditions"]["users"]["excludeUsers"] == (
             before[entry["id"]]["conditions"]["users"]["excludeUsers"] + [account["id"]])
-        shown = result["diff"]["after"]["policies"][entry["display_name"]]["exclude_users"]
+        shown = diff_policies(result["diff"])[entry["display_name"]]["exclude_users"]
         assert shown[-1] == "%s (%s)" % (account["userPrincipalName"], account["id"])
-    assert len(log) == 2 + len(excluded)  # the lookup, the list, one PATCH per excluded policy
+    # the list, then per excluded policy a fresh read and one PATCH
+    # the last request reads every write back (one listing)
+    assert assert_fresh_read_before_each_write(ca_only(log)[1:-1]) == len(excluded)

@@ -7,6 +7,7 @@ import stat
 import pytest
 
 from ansible_collections.msp.conditional_access.plugins.module_utils import _backup
+from ansible_collections.msp.conditional_access.plugins.module_utils._graph import WriteGate
 from ansible_collections.msp.conditional_access.plugins.module_utils._module import GraphModule
 
 TENANT = "22222222-2222-4222-8222-222222222222"
@@ -21,6 +22,8 @@ class RecordingGraph:
         self.root = root
         self.events = []
 
+    gate = WriteGate()  # the real chokepoint opens it for each write
+
     def request(self, method, path, body=None, version=None, lag_retries=0):
         on_disk = sorted(os.listdir(os.path.join(self.root, TENANT))) if os.path.isdir(os.path.join(self.root, TENANT)) else []
         self.events.append((method, path, on_disk))
@@ -34,6 +37,7 @@ class Module:
     """Just what GraphModule.write reads; the method under test is the real one."""
 
     write = GraphModule.write
+    before_write = GraphModule.before_write
     _name = "ca_policy"
 
     def __init__(self, root, check_mode=False):

@@ -12,6 +12,10 @@ from ansible_collections.msp.conditional_access.plugins.module_utils._policy imp
 ENUMERATED = "#microsoft.graph.conditionalAccessEnumeratedExternalTenants"
 
 
+T1 = "71717171-0000-4000-8000-000000000001"
+PARTNER = "71717171-0000-4000-8000-0000000000a2"
+
+
 class NameBook:
     """Resolver stand-in: 'name:<x>' <-> 'id-<x>' for every kind, literals unchanged."""
 
@@ -19,6 +23,10 @@ class NameBook:
 
     def ids(self, kind, values, option):
         return [v if v in self.LITERALS else "id-%s-%s" % (kind, v) for v in values]
+
+    def resolve(self, kind, value, option):
+        return {"phishing_resistant_mfa": "00000000-0000-0000-0000-000000000004"}.get(value) or self.ids(
+            kind, [value], option)[0]
 
     def name(self, kind, oid):
         prefix = "id-%s-" % kind
@@ -33,7 +41,7 @@ FULL = {
                   "exclude_groups": ["Svc"], "include_roles": ["Global Administrator"], "exclude_roles": ["Global Reader"],
                   "exclude_guests_or_external_users": {
                       "guest_or_external_user_types": ["internal_guest", "service_provider"],
-                      "external_tenants": {"membership_kind": "enumerated", "members": ["t1"]}},
+                      "external_tenants": {"membership_kind": "enumerated", "members": [T1]}},
                   "include_guests_or_external_users": {"guest_or_external_user_types": ["b2b_collaboration_guest"],
                                                        "external_tenants": {"membership_kind": "all"}}},
         "applications": {"include_applications": ["All"], "exclude_applications": ["Microsoft Graph"],
@@ -69,7 +77,7 @@ def test_snake_case_tree_maps_to_graph_names_ids_and_enums():
     cond = policy["conditions"]
     guests = cond["users"]["excludeGuestsOrExternalUsers"]
     assert guests == {"guestOrExternalUserTypes": "internalGuest,serviceProvider",
-                      "externalTenants": {"@odata.type": ENUMERATED, "membershipKind": "enumerated", "members": ["t1"]}}
+                      "externalTenants": {"@odata.type": ENUMERATED, "membershipKind": "enumerated", "members": [T1]}}
     assert cond["users"]["includeGuestsOrExternalUsers"]["externalTenants"]["@odata.type"] == \
         "#microsoft.graph.conditionalAccessAllExternalTenants"
     assert cond["users"]["includeGroups"] == ["id-group-Techs"]
@@ -188,7 +196,9 @@ def test_secure_sign_in_session_is_exported_and_kept_when_the_export_is_reapplie
 
 
 @pytest.mark.parametrize("guests, option", [
-    ({"external_tenants": {"members": ["t"]}}, "conditions.users.exclude_guests_or_external_users.external_tenants"),
+    ({"external_tenants": {"members": [T1]}}, "conditions.users.exclude_guests_or_external_users.external_tenants"),
+    ({"guest_or_external_user_types": ["service_provider"], "external_tenants": {"members": ["contoso.com"]}},
+     "conditions.users.exclude_guests_or_external_users.external_tenants.members"),
     ({"guest_or_external_user_types": ["service_provider"], "external_tenants": {"membership_kind": "all", "members": ["t"]}},
      "conditions.users.exclude_guests_or_external_users.external_tenants.members"),
     ({"guest_or_external_user_types": ["service_provider"], "external_tenants": {"membership_kind": "enumerated"}},
@@ -228,14 +238,14 @@ def test_exclusions_are_merged_by_default():
     desired = {"conditions": builder.conditions({
         "users": {"exclude_users": ["svc"], "exclude_guests_or_external_users": {
             "guest_or_external_user_types": ["b2b_collaboration_guest"],
-            "external_tenants": {"members": ["partner"]}}},
+            "external_tenants": {"members": [PARTNER]}}},
         "locations": {"exclude_locations": ["loc1"]}})}
     after = merge_policy(CURRENT, desired)
     users = after["conditions"]["users"]
     assert users["excludeUsers"] == ["bg1", "id-user-svc"]
     assert users["excludeGroups"] == ["g0"]
     assert users["excludeGuestsOrExternalUsers"]["guestOrExternalUserTypes"] == "b2bCollaborationGuest,serviceProvider"
-    assert users["excludeGuestsOrExternalUsers"]["externalTenants"]["members"] == ["msp", "partner"]
+    assert users["excludeGuestsOrExternalUsers"]["externalTenants"]["members"] == ["msp", PARTNER]
     assert after["conditions"]["locations"] == {"includeLocations": ["All"], "excludeLocations": ["loc0", "id-location-loc1"]}
     assert CURRENT["conditions"]["users"]["excludeUsers"] == ["bg1"]  # not mutated
 
@@ -308,16 +318,54 @@ def test_lockout_guard():
     guard(break_glass_accounts=["bg1"]).lockout_guard(blocking)
     with pytest.raises(InvalidOption, match="bg2") as err:
         guard(break_glass_accounts=["bg1", "bg2"]).lockout_guard(blocking)
-    assert err.value.option == "break_glass_accounts"
-    with pytest.raises(InvalidOption, match="needs the break-glass accounts"):
+    assert err.value.option == "break_glass_accounts" and "exclude_users" in str(err.value)
+    with pytest.raises(InvalidOption, match="give break_glass_accounts"):
         guard().lockout_guard(blocking)
+    with pytest.raises(InvalidOption, match="give break_glass_accounts"):  # also when it was enabled already
+        guard().lockout_guard(blocking, current=blocking)
     guard(allow_lockout_risk=True).lockout_guard(blocking)
     guard().lockout_guard(dict(blocking, state="enabledForReportingButNotEnforced"))
-    with pytest.raises(InvalidOption):  # All users + All apps with MFA is guarded too
-        guard(break_glass_accounts=["bg2"]).lockout_guard(base())
-    with pytest.raises(InvalidOption):  # with the accounts known, every write that leaves it enabled is checked
-        guard(break_glass_accounts=["bg2"]).lockout_guard(blocking, current=blocking)
-    guard().lockout_guard(blocking, current=blocking)  # already enabled, accounts unknown: not a switch to enabled
+    # MFA alone is not a lockout: All users + All apps + MFA passes without any exclusion
+    guard(break_glass_accounts=["bg2"]).lockout_guard(base())
+    guard().lockout_guard(base())
+
+
+@pytest.mark.parametrize("grant, locked", [
+    ({"operator": "OR", "builtInControls": ["compliantDevice"]}, True),
+    ({"operator": "OR", "builtInControls": ["domainJoinedDevice", "compliantDevice"]}, True),
+    ({"operator": "AND", "builtInControls": ["mfa", "compliantApplication"]}, True),
+    ({"operator": "OR", "builtInControls": ["mfa", "compliantDevice"]}, False),  # MFA is an alternative
+    ({"operator": "OR", "builtInControls": ["approvedApplication"]}, True),
+    ({"operator": "OR", "builtInControls": [], "authenticationStrength": {"id": "x"}}, False),
+])
+def test_any_grant_an_emergency_account_cannot_satisfy_needs_it_excluded(grant, locked):
+    policy = base(grantControls=grant)
+    if locked:
+        with pytest.raises(InvalidOption, match="bg1"):
+            guard(break_glass_accounts=["bg1"]).lockout_guard(policy)
+    else:
+        guard(break_glass_accounts=["bg1"]).lockout_guard(policy)
+
+
+def test_lockout_reach_admin_roles_and_groups():
+    blocking = base(grantControls={"operator": "OR", "builtInControls": ["block"]})
+    users = blocking["conditions"]["users"]
+    users.update(includeUsers=[], includeRoles=["r1"])
+    with pytest.raises(InvalidOption, match="admin roles"):
+        guard().lockout_guard(blocking)
+    users.update(includeRoles=[], includeGroups=["g1"])
+    guard().lockout_guard(blocking)  # a group, accounts unknown: not refused
+    with pytest.raises(InvalidOption, match="bg1"):  # accounts known: the group may hold them
+        guard(break_glass_accounts=["bg1"]).lockout_guard(blocking)
+    users.update(includeGroups=[], includeUsers=["id-user-tech"])
+    guard(break_glass_accounts=["bg1"]).lockout_guard(blocking)  # cannot reach the account
+
+
+def test_a_location_condition_is_named_in_the_refusal():
+    policy = base(grantControls={"operator": "OR", "builtInControls": ["block"]})
+    policy["conditions"]["locations"] = {"includeLocations": ["All"], "excludeLocations": ["loc"]}
+    with pytest.raises(InvalidOption, match="excluded locations"):
+        guard(break_glass_accounts=["bg1"]).lockout_guard(policy)
 
 
 @pytest.mark.parametrize("name, managed", [

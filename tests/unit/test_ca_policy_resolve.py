@@ -2,9 +2,9 @@
 
 import pytest
 
-from ansible_collections.msp.conditional_access.plugins.module_utils._graph import GraphError
 from ansible_collections.msp.conditional_access.plugins.module_utils._module import InvalidOption
 from ansible_collections.msp.conditional_access.plugins.module_utils._resolve import Resolver
+from fake_transport import FakeTransport
 
 U1 = "aaaaaaaa-0000-4000-8000-000000000001"
 G1, G2, G3 = ("bbbbbbbb-0000-4000-8000-00000000000%d" % i for i in (1, 2, 3))
@@ -12,41 +12,24 @@ L1 = "cccccccc-0000-4000-8000-000000000001"
 GA = "62e90394-69f5-4237-9190-012177145e10"
 
 
-class StandInGraph:
-    """Answers like Graph for a tiny directory and records every request."""
-
-    def __init__(self):
-        self.requests = []
-        self.users = [{"id": U1, "userPrincipalName": "o'brien@contoso.com"}]
-        self.groups = [{"id": G1, "displayName": "CIPP Technicians"}, {"id": G2, "displayName": "Dup"},
-                       {"id": G3, "displayName": "dup"}]
-        self.sps = [{"id": "sp-1", "appId": "dddddddd-0000-4000-8000-000000000001", "displayName": "CIPP-SAM"}]
-
-    def list(self, path, params=None):
-        self.requests.append(("LIST", path, (params or {}).get("$filter")))
-        if path.endswith("namedLocations"):
-            return [{"id": L1, "displayName": "Trusted - MSP Office"}]
-        if path.endswith("roleDefinitions"):
-            return [{"id": GA, "templateId": GA, "displayName": "Global Administrator"}]
-        field, _, literal = params["$filter"].partition(" eq ")
-        value = literal[1:-1].replace("''", "'")
-        items = {"/users": self.users, "/groups": self.groups, "/servicePrincipals": self.sps}[path]
-        return [i for i in items if str(i.get(field, "")).lower() == value.lower()]
-
-    def get(self, path):
-        self.requests.append(("GET", path, None))
-        for item in self.users + self.groups:
-            if path.endswith(item["id"]):
-                return item
-        raise GraphError(404, "Request_ResourceNotFound", "not found", "GET", path)
+def directory():
+    """A tiny directory in the one fake transport (the sandbox's Graph answers the lookups)."""
+    return FakeTransport(
+        users=[{"id": U1, "userPrincipalName": "o'brien@contoso.com"}],
+        groups=[{"id": G1, "displayName": "CIPP Technicians"}, {"id": G2, "displayName": "Dup"},
+                {"id": G3, "displayName": "dup"}],
+        servicePrincipals=[{"id": "eeeeeeee-0000-4000-8000-000000000001", "appId": "dddddddd-0000-4000-8000-000000000001",
+                            "displayName": "CIPP-SAM"}],
+        locations=[{"@odata.type": "#microsoft.graph.ipNamedLocation", "id": L1, "displayName": "Trusted - MSP Office",
+                    "isTrusted": True, "ipRanges": []}])
 
 
 def test_names_become_ids_with_quotes_doubled_and_cached():
-    graph = StandInGraph()
-    resolver = Resolver(graph)
+    transport = directory()
+    resolver = Resolver(transport.graph())
     assert resolver.ids("user", ["o'brien@contoso.com", "All", "O'Brien@contoso.com"], "opt") == [U1, "All"]
-    assert ("LIST", "/users", "userPrincipalName eq 'o''brien@contoso.com'") in graph.requests
-    assert len(graph.requests) == 1  # the second spelling came from the cache
+    assert transport.queries == [("GET", "/v1.0/users", {"$filter": "userPrincipalName eq 'o''brien@contoso.com'"})]
+    # (the second spelling came from the cache)
     assert resolver.resolve("group", "CIPP Technicians", "opt") == G1
     assert resolver.resolve("role", "global administrator", "opt") == GA
     assert resolver.resolve("role", GA, "opt") == GA
@@ -70,18 +53,18 @@ def test_names_become_ids_with_quotes_doubled_and_cached():
 ])
 def test_zero_or_several_matches_fail_naming_option_and_value(kind, value, reason):
     with pytest.raises(InvalidOption, match=reason) as err:
-        Resolver(StandInGraph()).resolve(kind, value, "conditions.x")
+        Resolver(directory().graph()).resolve(kind, value, "conditions.x")
     assert err.value.option == "conditions.x" and err.value.value == value
 
 
 def test_check_mode_shows_a_location_an_earlier_task_would_create():
-    resolver = Resolver(StandInGraph(), check_mode=True)
+    resolver = Resolver(directory().graph(), check_mode=True)
     placeholder = resolver.resolve("location", "New Office", "opt")
     assert resolver.name("location", placeholder) == "New Office"
     assert resolver.warnings
 
 
 def test_unknown_ids_render_as_themselves():
-    resolver = Resolver(StandInGraph())
+    resolver = Resolver(directory().graph())
     assert resolver.name("user", "aaaaaaaa-0000-4000-8000-00000000dead") == "aaaaaaaa-0000-4000-8000-00000000dead"
     assert resolver.name("user", "All") == "All"

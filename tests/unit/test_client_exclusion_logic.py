@@ -4,10 +4,12 @@ import copy
 
 import pytest
 
+from ansible_collections.msp.conditional_access.plugins.module_utils._ca import ALL_TENANTS, ENUMERATED
+from ansible_collections.msp.conditional_access.plugins.module_utils._ca import format_flags as format_types
+from ansible_collections.msp.conditional_access.plugins.module_utils._ca import parse_flags as parse_types
 from ansible_collections.msp.conditional_access.plugins.module_utils._exclusion import (
-    ALL_TENANTS, ENUMERATED, Labels, Planner, add_direct_exclusion, add_gdap_exclusion, build_diff, clone_name,
-    format_types, gdap_covered, parse_types, remove_direct_exclusion, remove_gdap_exclusion, select_policies,
-    targeting_reason, users_patch)
+    Labels, Planner, add_direct_exclusion, add_gdap_exclusion, build_diff, clone_name, diff_policies, gdap_covered,
+    remove_direct_exclusion, remove_gdap_exclusion, select_policies, targeting_reason, users_patch)
 from ansible_collections.msp.conditional_access.plugins.module_utils._module import InvalidOption
 
 MSP = "11111111-2222-3333-4444-555555555555"
@@ -139,15 +141,26 @@ def test_missing_tenant_list_with_tenantless_types_gets_the_enumerated_object():
     assert warnings == []
 
 
-def test_missing_tenant_list_with_tenant_bound_types_is_not_narrowed():
-    # adding an enumerated list would narrow the B2B guest exclusion to the MSP: an exclusion dropped
+def test_missing_tenant_list_with_tenant_bound_types_is_completed_with_the_msp():
+    # graph-ca.md section 3 case 4 and CIPP's service exception: the list is completed with the MSP tenant,
+    # and the warning says the existing types now name that tenant list
     before = users(excludeGuestsOrExternalUsers={"guestOrExternalUserTypes": "b2bCollaborationGuest",
                                                  "externalTenants": None})
     after, warnings = add_gdap_exclusion(before, MSP)
     assert after["excludeGuestsOrExternalUsers"] == {
-        "guestOrExternalUserTypes": "b2bCollaborationGuest,serviceProvider", "externalTenants": None}
-    assert "every service provider" in warnings[0]
+        "guestOrExternalUserTypes": "b2bCollaborationGuest,serviceProvider", "externalTenants": enumerated(MSP)}
+    assert "b2bCollaborationGuest named no tenant list" in warnings[0] and MSP in warnings[0]
     assert gdap_covered(after, MSP)
+
+
+def test_service_provider_without_a_tenant_list_is_not_counted_as_excluded():
+    """Issue 10 Part D: a serviceProvider exclusion without externalTenants is completed with the MSP tenant."""
+    before = users(excludeGuestsOrExternalUsers={"guestOrExternalUserTypes": "serviceProvider"})
+    assert not gdap_covered(before, MSP)
+    plan = Planner(MSP).plan_one(policy(**before), [])
+    assert plan.action == "excluded"
+    assert plan.users["excludeGuestsOrExternalUsers"] == {"guestOrExternalUserTypes": "serviceProvider",
+                                                          "externalTenants": enumerated(MSP)}
 
 
 # -- never drop an existing exclusion -----------------------------------------------------------
@@ -340,13 +353,16 @@ def test_absent_plan_removes_only_the_msp():
 def test_diff_names_the_msp_tenant_and_service_account():
     labels = Labels(MSP, "Contoso MSP", ACCOUNT, "svc-cipp@client.example")
     pols = [policy("Require MFA", "1"), policy("Require MFA", "2", excludeUsers=[ACCOUNT])]
-    gdap = build_diff(Planner(MSP).plan(pols, pols[:1]), labels, "client")
-    after = gdap["after"]["policies"]["Require MFA"]
+    gdap = build_diff(Planner(MSP).plan(pols, pols[:1]), labels, "tenant Fabrikam (client)")
+    after = diff_policies(gdap)["Require MFA"]
     assert after["exclude_guests_or_external_users"] == {"types": ["serviceProvider"],
                                                           "external_tenants": ["%s (Contoso MSP)" % MSP]}
-    assert gdap["before"]["policies"]["Require MFA"]["exclude_guests_or_external_users"] is None
+    assert diff_policies(gdap, "before")["Require MFA"]["exclude_guests_or_external_users"] is None
+    # every hunk says whose it is: the tenant and the policy in each header and the policy in each side
+    assert gdap[0]["before_header"] == "tenant Fabrikam (client): policy 'Require MFA' (Graph)"
+    assert gdap[0]["after"]["policy"] == "Require MFA"
     direct = build_diff(Planner(MSP, mode="direct", account_id=ACCOUNT).plan(pols, pols), labels, "client")
     # two policies share a name: the id disambiguates the key; the compliant one is not in the diff
-    assert list(direct["after"]["policies"]) == ["Require MFA [1]"]
-    assert direct["after"]["policies"]["Require MFA [1]"]["exclude_users"] == [
+    assert list(diff_policies(direct)) == ["Require MFA [1]"]
+    assert diff_policies(direct)["Require MFA [1]"]["exclude_users"] == [
         BREAK_GLASS, "svc-cipp@client.example (%s)" % ACCOUNT]

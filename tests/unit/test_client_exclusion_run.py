@@ -9,9 +9,12 @@ import copy
 import pytest
 
 from ansible_collections.msp.conditional_access.plugins.module_utils._exclusion import (
-    ENUMERATED, ClientExclusion)
+    ARGUMENT_SPEC, ClientExclusion, diff_policies)
+from ansible_collections.msp.conditional_access.plugins.module_utils._ca import ENUMERATED
 from ansible_collections.msp.conditional_access.plugins.module_utils._graph import GraphError
 from ansible_collections.msp.conditional_access.plugins.module_utils._module import InvalidOption
+from fake_transport import Exit, FakeTransport
+from sandbox.graph import GraphFailure
 
 MSP = "11111111-2222-3333-4444-555555555555"
 ACCOUNT = "5a5a5a5a-0000-4000-8000-0000000000aa"
@@ -19,90 +22,29 @@ POLICIES = "/identity/conditionalAccess/policies"
 TENANT_INFO = "/tenantRelationships/findTenantInformationByTenantId(tenantId='%s')" % MSP
 
 
-def merge(target, patch):
-    for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(target.get(key), dict):
-            merge(target[key], value)
-        else:
-            target[key] = copy.deepcopy(value)
+def FakeGraph(policies, users=(), fail_patch=None, everytime_requires_beta=False, **faults):
+    """The one fake transport, with PATCHes of some policies refused (``fail_patch``: id -> GraphError)."""
+    graph = FakeTransport(policies, users=users, faults=dict(faults, everytime_requires_beta=everytime_requires_beta))
+
+    def refuse(_graph, method, path, _body):
+        error = (fail_patch or {}).get(path.rsplit("/", 1)[1])
+        if method == "PATCH" and error is not None:
+            raise GraphFailure(error.status, error.code, error.message)
+    graph.hooks.append(refuse)
+    return graph
 
 
-class FakeGraph:
-    tenant_id = "client-tenant"
-
-    def __init__(self, policies, users=(), fail_patch=None, everytime_requires_beta=False):
-        self.policies = {p["id"]: copy.deepcopy(p) for p in policies}
-        self.users = list(users)
-        self.fail_patch = fail_patch or {}
-        self.everytime_requires_beta = everytime_requires_beta
-        self.log = []
-        self.sent = []  # (method, path, version, body) of every write, refused ones included
-
-    @property
-    def requests(self):
-        return len(self.log)
-
-    def list(self, path, params=None, version=None):
-        assert path == POLICIES
-        self.log.append(("GET", path))
-        return copy.deepcopy(list(self.policies.values()))
-
-    def get(self, path, params=None, version=None):
-        self.log.append(("GET", path))
-        if path == TENANT_INFO:  # gdap mode verifies msp_tenant_id by its name in Graph (_msp_tenant)
-            return {"tenantId": MSP, "displayName": "Contoso MSP", "defaultDomainName": "contoso.example"}
-        key = path.rsplit("/", 1)[1].lower()
-        for user in self.users:
-            if key in (user["id"].lower(), user["userPrincipalName"].lower()):
-                return user
-        raise GraphError(404, "Request_ResourceNotFound", "Resource '%s' does not exist" % key, "GET", path)
-
-    def request(self, method, path, body=None, version=None, **kw):
-        self.log.append((method, path))
-        self.sent.append((method, path, version or "v1.0", copy.deepcopy(body)))
-        target = body if method == "POST" else self.policies.get(path.rsplit("/", 1)[1], {})
-        sif = (target.get("sessionControls") or {}).get("signInFrequency") or {}
-        if self.everytime_requires_beta and version != "beta" and sif.get("frequencyInterval") == "everyTime":
-            raise GraphError(400, "BadRequest", "1038: The policy you are trying to create or update contains preview "
-                             "features. Use the Canary endpoint (beta) to manage this policy.", method, path)
-        if method == "POST":
-            created = dict(copy.deepcopy(body), id="new-%d" % len(self.policies))
-            self.policies[created["id"]] = created
-            return created
-        pid = path.rsplit("/", 1)[1]
-        if pid in self.fail_patch:
-            raise self.fail_patch[pid]
-        merge(self.policies[pid], body)
-        return None
+def FakeModule(graph, check_mode=False, **params):
+    defaults = dict(msp_tenant_id=MSP, msp_tenant_name="Contoso MSP")
+    return graph.module(ARGUMENT_SPEC, check_mode=check_mode, **dict(defaults, **params))
 
 
-class Exit(Exception):
-    pass
-
-
-class FakeModule:
-    def __init__(self, graph, check_mode=False, **params):
-        self.graph = graph
-        self.check_mode = check_mode
-        self._diff = True
-        self.warnings = []
-        self.failed = None
-        self.params = dict(tenant_id="client-tenant", msp_tenant_id=MSP, msp_tenant_name="Contoso MSP", mode="gdap",
-                           service_account=None, state="present", scope="targeting", include_disabled=True,
-                           policies=None, managed_policies="exclude", clone_prefix="Clone - ")
-        self.params.update(params)
-
-    def write(self, method, path, body=None, **kw):
-        if self.check_mode:
-            return None
-        return self.graph.request(method, path, body, **kw)
-
-    def warn(self, text):
-        self.warnings.append(text)
-
-    def fail_json(self, **kw):
-        self.failed = kw
-        raise Exit()
+def failure(module):
+    """Run the task expecting fail_json; its result."""
+    with pytest.raises(Exit) as exited:
+        ClientExclusion(module).run()
+    assert exited.value.failed
+    return exited.value.result
 
 
 def pol(pid, name, **users_kw):
@@ -110,11 +52,18 @@ def pol(pid, name, **users_kw):
              "includeRoles": [], "excludeRoles": [], "includeGuestsOrExternalUsers": None,
              "excludeGuestsOrExternalUsers": None}
     users.update(users_kw)
-    return {"id": pid, "displayName": name, "state": "enabled", "conditions": {"users": users}}
+    return {"id": pid, "displayName": name, "state": "enabled",
+            "conditions": {"users": users, "applications": {"includeApplications": ["All"]}},
+            "grantControls": {"operator": "OR", "builtInControls": ["mfa"]}}
 
 
 def writes(graph):
-    return [entry for entry in graph.log if entry[0] != "GET"]
+    return [entry for entry in graph.calls() if entry[0] != "GET"]
+
+
+def sent(graph):
+    """(method, path, version, body) of every write sent, refused ones included."""
+    return [(m, "/" + path.split("/", 2)[2], path.split("/")[1], body) for m, path, body, _ in graph.writes()]
 
 
 def test_first_run_patches_each_policy_once_second_run_writes_nothing():
@@ -131,8 +80,8 @@ def test_first_run_patches_each_policy_once_second_run_writes_nothing():
 
     graph.log.clear()
     again = ClientExclusion(FakeModule(graph)).run()
-    assert again["changed"] is False and graph.log == [("GET", POLICIES), ("GET", TENANT_INFO)]
-    assert "diff" in again and again["diff"]["after"] == {"policies": {}}
+    assert again["changed"] is False and graph.calls() == [("GET", POLICIES), ("GET", TENANT_INFO)]
+    assert "diff" in again and again["diff"] == []
 
 
 def test_check_mode_reports_everything_and_writes_nothing():
@@ -140,7 +89,7 @@ def test_check_mode_reports_everything_and_writes_nothing():
     before = copy.deepcopy(graph.policies)
     result = ClientExclusion(FakeModule(graph, check_mode=True)).run()
     assert result["changed"] is True and result["policies"][0]["action"] == "excluded"
-    assert result["diff"]["after"]["policies"]["A"]["exclude_guests_or_external_users"]["external_tenants"] == [
+    assert diff_policies(result["diff"])["A"]["exclude_guests_or_external_users"]["external_tenants"] == [
         "%s (Contoso MSP)" % MSP]
     assert writes(graph) == [] and graph.policies == before
 
@@ -149,19 +98,17 @@ def test_partial_failure_names_changed_failed_and_not_attempted():
     bad = GraphError(400, "BadRequest", "1007: schema", "PATCH", POLICIES + "/b")
     graph = FakeGraph([pol("a", "A"), pol("b", "B"), pol("c", "C")], fail_patch={"b": bad})
     module = FakeModule(graph)
-    with pytest.raises(Exit):
-        ClientExclusion(module).run()
+    module.failed = failure(module)
     # a 400 on one policy does not stop the others
     assert [p["action"] for p in module.failed["policies"]] == ["excluded", "failed", "excluded"]
     assert "Changed: 'A', 'C'. Not changed: 'B'" in module.failed["msg"]
     assert module.failed["changed"] is True
-    assert list(module.failed["diff"]["after"]["policies"]) == ["A", "C"]
+    assert list(diff_policies(module.failed["diff"])) == ["A", "C"]
 
     throttled = GraphError(429, "TooManyRequests", "throttled", "PATCH", POLICIES + "/b")
     graph = FakeGraph([pol("a", "A"), pol("b", "B"), pol("c", "C")], fail_patch={"b": throttled})
     module = FakeModule(graph)
-    with pytest.raises(Exit):
-        ClientExclusion(module).run()
+    module.failed = failure(module)
     # throttling exhausted: the rest is not tried
     assert [p["action"] for p in module.failed["policies"]] == ["excluded", "failed", "not_attempted"]
     assert writes(graph) == [("PATCH", POLICIES + "/a"), ("PATCH", POLICIES + "/b")]
@@ -171,14 +118,14 @@ def test_direct_mode_looks_the_upn_up_once_and_a_missing_upn_fails_before_writin
     graph = FakeGraph([pol("a", "A", excludeUsers=["bg"])],
                       users=[{"id": ACCOUNT, "userPrincipalName": "svc@client.example"}])
     result = ClientExclusion(FakeModule(graph, mode="direct", service_account="svc@client.example")).run()
-    assert graph.log[0] == ("GET", "/users/svc@client.example")
+    assert graph.calls()[0] == ("GET", "/users/svc@client.example")
     assert graph.policies["a"]["conditions"]["users"]["excludeUsers"] == ["bg", ACCOUNT]
-    assert result["diff"]["after"]["policies"]["A"]["exclude_users"] == ["bg", "svc@client.example (%s)" % ACCOUNT]
+    assert diff_policies(result["diff"])["A"]["exclude_users"] == ["bg", "svc@client.example (%s)" % ACCOUNT]
 
     graph = FakeGraph([pol("a", "A")], users=[{"id": ACCOUNT, "userPrincipalName": "svc@client.example"}])
     result = ClientExclusion(FakeModule(graph, mode="direct", service_account=ACCOUNT)).run()
-    assert graph.log[:2] == [("GET", "/users/%s" % ACCOUNT), ("GET", POLICIES)]  # an object id is checked too
-    assert result["diff"]["after"]["policies"]["A"]["exclude_users"] == ["svc@client.example (%s)" % ACCOUNT]
+    assert graph.calls()[:2] == [("GET", "/users/%s" % ACCOUNT), ("GET", POLICIES)]  # an object id is checked too
+    assert diff_policies(result["diff"])["A"]["exclude_users"] == ["svc@client.example (%s)" % ACCOUNT]
 
     graph = FakeGraph([pol("a", "A")])
     with pytest.raises(InvalidOption) as err:
@@ -196,9 +143,10 @@ def test_direct_mode_looks_the_upn_up_once_and_a_missing_upn_fails_before_writin
 ])
 def test_bad_input_names_the_option_and_writes_nothing(params, option):
     graph = FakeGraph([pol("a", "A")])
-    with pytest.raises(InvalidOption) as err:
+    with pytest.raises((InvalidOption, Exit)) as err:  # the shared input checks refuse before the module runs
         ClientExclusion(FakeModule(graph, **params)).run()
-    assert err.value.option == option
+    named = err.value.option if isinstance(err.value, InvalidOption) else err.value.result["invalid_option"]
+    assert named == option
     assert writes(graph) == []
 
 
@@ -208,7 +156,7 @@ def test_direct_mode_a_mistyped_object_id_fails_naming_the_option_and_writes_not
     with pytest.raises(InvalidOption) as err:
         ClientExclusion(FakeModule(graph, mode="direct", service_account=typo)).run()
     assert err.value.option == "service_account" and typo in str(err.value) and "object id" in str(err.value)
-    assert graph.log == [("GET", "/users/%s" % typo)]
+    assert graph.calls() == [("GET", "/users/%s" % typo)]
     assert graph.policies["a"]["conditions"]["users"]["excludeUsers"] == []
 
 
@@ -228,11 +176,11 @@ def test_clone_and_disable_posts_the_clone_then_disables_and_second_run_is_quiet
     assert result["policies"][0]["action"] == "cloned"
     assert writes(graph) == [("POST", POLICIES), ("PATCH", POLICIES + "/m")]
     [clone] = [p for p in graph.policies.values() if p["id"] != "m"]
-    assert clone["displayName"] == "Clone - MFA for admins" and "templateId" not in clone
+    assert clone["displayName"] == "Clone - MFA for admins" and clone.get("templateId") is None
     assert clone["state"] == "enabledForReportingButNotEnforced"
     assert graph.policies["m"]["state"] == "disabled"
     assert graph.policies["m"]["conditions"]["users"]["excludeGuestsOrExternalUsers"] is None
-    assert result["diff"]["after"]["policies"]["Clone - MFA for admins"]["cloned_from"] == mmp["displayName"]
+    assert diff_policies(result["diff"])["Clone - MFA for admins"]["cloned_from"] == mmp["displayName"]
 
     graph.log.clear()
     again = ClientExclusion(FakeModule(graph, managed_policies="clone_and_disable")).run()
@@ -262,8 +210,9 @@ def test_clone_keeps_the_authentication_strength_id_and_drops_only_server_keys()
     graph = FakeGraph([mmp])
     result = ClientExclusion(FakeModule(graph, managed_policies="clone_and_disable")).run()
     assert result["policies"][0]["action"] == "cloned"
-    [(method, path, version, body)] = [s for s in graph.sent if s[0] == "POST"]
-    assert (method, path, version) == ("POST", POLICIES, "v1.0")
+    [(method, path, version, body)] = [s for s in sent(graph) if s[0] == "POST"]
+    assert (method, path, version) == ("POST", POLICIES, "beta")  # a copy of the /beta read goes through /beta
+    assert ("GET", "/beta%s/m" % POLICIES) in [(e[0], e[1]) for e in graph.log]  # the source read from /beta
     assert body["grantControls"] == {"operator": "OR", "builtInControls": [], "termsOfUse": [],
                                      "customAuthenticationFactors": [], "authenticationStrength": {"id": STRENGTH}}
     assert not {"id", "templateId", "createdDateTime", "modifiedDateTime"} & set(body)
@@ -273,34 +222,34 @@ def test_clone_keeps_the_authentication_strength_id_and_drops_only_server_keys()
     assert clone["grantControls"]["authenticationStrength"] == {"id": STRENGTH}
 
 
-def test_a_1038_refusal_is_sent_again_through_beta_and_warned():
+def test_every_time_clones_go_to_beta_and_a_v1_refusal_naming_beta_is_retried_there():
     risky = managed("r", "Microsoft-managed: Require reauthentication for risky sign-ins",
                     grantControls={"operator": "OR", "builtInControls": ["mfa"]},
                     sessionControls={"signInFrequency": {"isEnabled": True, "frequencyInterval": "everyTime",
                                                          "authenticationType": "primaryAndSecondaryAuthentication",
                                                          "type": None, "value": None}})
     plain = pol("p", "P")
-    graph = FakeGraph([risky, plain], everytime_requires_beta=True)
-    module = FakeModule(graph, managed_policies="clone_and_disable")
+    graph = FakeGraph([risky, plain], v1_preview_refusal="Use the beta endpoint for this tenant's policies.")
+    module = FakeModule(graph, managed_policies="clone_and_disable", clone_state="report_only")
     result = ClientExclusion(module).run()
     assert [p["action"] for p in result["policies"]] == ["cloned", "excluded"]
-    # refused on v1.0 once; the rest of that policy's writes go straight to beta; other policies stay on v1.0
-    assert [(m, p, v) for m, p, v, _ in graph.sent] == [
-        ("POST", POLICIES, "v1.0"), ("POST", POLICIES, "beta"), ("PATCH", POLICIES + "/r", "beta"),
-        ("PATCH", POLICIES + "/p", "v1.0")]
+    # the clone and the original's writes go to beta (a copy of a /beta read); the other policy tries v1.0 first
+    assert [(m, p, v) for m, p, v, _ in sent(graph)] == [
+        ("POST", POLICIES, "beta"), ("PATCH", POLICIES + "/r", "beta"), ("PATCH", POLICIES + "/p", "v1.0"),
+        ("PATCH", POLICIES + "/p", "beta")]
     [clone] = [p for p in graph.policies.values() if p["id"] not in ("r", "p")]
     assert clone["sessionControls"]["signInFrequency"] == {
         "isEnabled": True, "frequencyInterval": "everyTime", "authenticationType": "primaryAndSecondaryAuthentication"}
+    assert clone["state"] == "enabledForReportingButNotEnforced"  # clone_state
     assert graph.policies["r"]["state"] == "disabled"
-    assert any("1038" in w and "/beta" in w for w in result["policies"][0]["warnings"])
-    assert any("1038" in w for w in module.warnings)
+    assert any("Microsoft's updates" in w and "45 days" in w for w in result["policies"][0]["warnings"])
+    assert any("Use the beta endpoint for this tenant's policies." in w for w in result["policies"][1]["warnings"])
 
     # another error is not retried
     bad = GraphError(400, "BadRequest", "1007: schema", "PATCH", POLICIES + "/p")
     graph = FakeGraph([pol("p", "P")], fail_patch={"p": bad})
-    with pytest.raises(Exit):
-        ClientExclusion(FakeModule(graph)).run()
-    assert [(m, v) for m, _, v, _ in graph.sent] == [("PATCH", "v1.0")]
+    failure(FakeModule(graph))
+    assert [(m, v) for m, _, v, _ in sent(graph)] == [("PATCH", "v1.0")]
 
 
 def test_a_warned_policy_without_change_is_in_the_diff_with_its_warning():
@@ -315,10 +264,12 @@ def test_a_warned_policy_without_change_is_in_the_diff_with_its_warning():
     assert result["changed"] is False and writes(graph) == []
     [entry, quiet] = result["policies"]
     assert entry["action"] == "already_excluded" and "every external tenant" in entry["warnings"][0]
-    before, after = result["diff"]["before"]["policies"], result["diff"]["after"]["policies"]
+    before, after = diff_policies(result["diff"], "before"), diff_policies(result["diff"])
     assert list(after) == ["Everyone"] and list(before) == ["Everyone"]  # the quiet one stays out
     assert after["Everyone"].pop("warnings") == entry["warnings"]
     assert after["Everyone"] == before["Everyone"]
+    assert graph.calls().count(("GET", "/organization")) == 1  # the tenant's name, for the diff header
+    assert result["diff"][0]["before_header"].startswith("tenant ")
     assert before["Everyone"]["exclude_guests_or_external_users"]["external_tenants"] == "all"
 
 
@@ -342,7 +293,7 @@ def test_absent_warning_says_graph_cannot_tell_who_added_service_provider():
         "b2bCollaborationGuest,serviceProvider")
     assert graph.policies["b"]["conditions"]["users"]["excludeGuestsOrExternalUsers"]["externalTenants"][
         "members"] == ["99999999-8888-4777-8666-555555555555"]
-    assert set(result["diff"]["after"]["policies"]) == {"All", "Shared"}
+    assert set(diff_policies(result["diff"])) == {"All", "Shared"}
 
 
 def test_one_definition_of_microsoft_managed():

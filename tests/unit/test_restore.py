@@ -6,6 +6,7 @@ import json
 import pytest
 
 from ansible_collections.msp.conditional_access.plugins.module_utils import _backup
+from ansible_collections.msp.conditional_access.plugins.module_utils._graph import WriteGate
 from ansible_collections.msp.conditional_access.plugins.module_utils._module import GraphModule, InvalidOption
 from ansible_collections.msp.conditional_access.plugins.module_utils._restore import Restore
 
@@ -44,6 +45,9 @@ class Graph:
             raise GraphError(404, "ResourceNotFound", "not found", "GET", path)
         return copy.deepcopy(found[0])
 
+    gate = WriteGate()  # the real chokepoint opens it for each write
+    pace_seconds = lag_retries = 0  # what the policy endpoint reads
+
     def request(self, method, path, body=None, version=None, lag_retries=0):
         self.sent.append((method, path, copy.deepcopy(body)))
         kind = self._kind(path)
@@ -64,6 +68,7 @@ class Graph:
 
 class Module:
     write = GraphModule.write
+    before_write = GraphModule.before_write
     _name = "ca_backup_restore"
     _diff = True
 

@@ -98,3 +98,49 @@ def test_denied_section_names_the_permission_of_its_endpoint_and_others_go_on():
     assert info.permissions["licenses"].startswith("denied (Authorization_RequestDenied): ")
     assert "Organization.Read.All" in info.permissions["licenses"]
     assert info.permissions["policies"] == "ok" and len(Module.warnings) == 2
+
+
+# -- the checks the preflight role prints, through the one fake transport ------------------------------------
+def _info(graph, **params):
+    from ansible_collections.msp.conditional_access.plugins.module_utils._tenant import TENANT_INFO_SPEC
+
+    return t.TenantInfo(graph.module(TENANT_INFO_SPEC, **params)).gather()
+
+
+def test_client_checks_consent_licence_security_defaults_and_reads():
+    from fake_transport import FakeTransport
+
+    graph = FakeTransport(securityDefaults={"isEnabled": True}, subscribedSkus=[])
+    result = _info(graph, tenant_role="client")
+    verdict = {c["name"]: c["passed"] for c in result["checks"]}
+    assert verdict == {"App consent": True, "Entra ID P1/P2 licence": False, "Security defaults": False,
+                       "Graph reads": True}  # no break-glass check for a client: no false FAIL
+    assert "FAIL Security defaults: ENABLED: turn them off before using Conditional Access" in result["summary"]
+    assert graph.writes() == []
+
+
+def test_msp_checks_need_break_glass_accounts_and_find_them():
+    from fake_transport import FakeTransport
+
+    graph = FakeTransport(users=[{"id": "aaaaaaaa-0000-4000-8000-0000000000b1", "userPrincipalName": "bg1@x"}],
+                          subscribedSkus=[sku("AAD_PREMIUM_P2", [(t.PLAN_P2, "AAD_PREMIUM_P2", "Success")])])
+    lines = _info(graph)["summary"]
+    assert "FAIL Break-glass accounts configured: none given: set msp_break_glass_accounts (the lockout guard " \
+           "needs them)" in lines
+    lines = _info(graph, break_glass_accounts=["bg1@x", "nobody@x"])["summary"]
+    assert "PASS Break-glass account bg1@x: exists" in lines and "FAIL Break-glass account nobody@x: NOT FOUND" in lines
+    assert "PASS Entra ID P1/P2 licence: P2" in lines
+
+
+def test_a_tenant_without_consent_is_one_failed_check_not_a_failed_task():
+    from fake_transport import FakeTransport
+    from sandbox.graph import GraphFailure
+
+    graph = FakeTransport()
+
+    def unconsented(_graph, method, path, body):
+        raise GraphFailure(401, "InvalidAuthenticationToken", "Access token is empty or invalid.")
+    graph.hooks.append(unconsented)
+    result = _info(graph, tenant_role="client")
+    [consent] = result["checks"]
+    assert consent["name"] == "App consent" and not consent["passed"] and "401" in consent["reason"]
