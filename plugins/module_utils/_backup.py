@@ -23,7 +23,7 @@ from ._inputs import is_path_segment
 
 FORMAT = 1
 DEFAULT_ROOT = os.path.join("build", "backups")
-# One directory per playbook run when the caller sets it (restore.yml and report.yml do); otherwise per module run.
+# One directory per playbook run when the caller sets it (README: MSP_CA_RUN_TIME=...); otherwise one per module run.
 RUN_TIME_ENV = "MSP_CA_RUN_TIME"
 BACKED_UP_METHODS = ("PATCH", "DELETE", "PUT")
 KINDS = (("/identity/conditionalAccess/policies/", "policy"),

@@ -12,6 +12,7 @@ Nothing here sends a request; ``_objects`` holds the endpoints that do.
 from __future__ import annotations
 
 import copy
+import re
 
 from ._inputs import InvalidOption, is_guid  # noqa: F401 (is_guid: the collection's one GUID test, re-exported)
 
@@ -32,10 +33,108 @@ GUEST_FLAGS = ("none", "internalGuest", "b2bCollaborationGuest", "b2bCollaborati
 TENANTLESS_TYPES = frozenset(["none", "internalGuest"])
 
 
+# "Microsoft-managed: ..." (graph-ca.md section 4); older tenants and exports show it without the colon
+MANAGED_NAME = re.compile(r"^\s*microsoft-managed(?:\s*:|\s)\s*", re.I)
+# CIPP's system policies: the SharePoint admin center writes its own ("[SharePoint admin center]...") when an
+# admin sets unmanaged-device access, and rewrites them when that setting changes
+SHAREPOINT_MADE = re.compile(r"^\s*\[sharepoint admin center\]", re.I)
+SHAREPOINT_WARNING = ("made by the SharePoint admin center (its unmanaged-device access setting), which rewrites it "
+                      "when that setting changes: the exclusion may be lost then, so check it after any change there")
+# v1.0 documents every-time sign-in frequency for risky users, risky sign-ins and Intune enrolment; beta for any app
+INTUNE_ENROLLMENT = "d4ebce55-015a-49b5-a083-c84d1797ae8c"
+
+
 def is_managed(policy):
-    """Is this a Microsoft-managed policy? Graph names them "Microsoft-managed: ..." (graph-ca.md section 4);
-    the match ignores case and surrounding whitespace."""
-    return (((policy or {}).get("displayName")) or "").strip().lower().startswith(MMP_PREFIX.lower())
+    """Is this a Microsoft-managed policy? The name starts "Microsoft-managed:" (or without the colon); case and
+    surrounding whitespace do not matter."""
+    return bool(MANAGED_NAME.match(((policy or {}).get("displayName")) or ""))
+
+
+def without_managed_prefix(name):
+    return MANAGED_NAME.sub("", name or "", count=1).strip()
+
+
+def is_sharepoint_made(policy):
+    return bool(SHAREPOINT_MADE.match(((policy or {}).get("displayName")) or ""))
+
+
+def needs_beta(policy):
+    """A policy Graph v1.0 does not document: every-time sign-in frequency outside risky users, risky sign-ins and
+    Intune enrolment (graph-ca.md 2.3 item 6). Such a policy is written through /beta from the start."""
+    sif = (((policy or {}).get("sessionControls") or {}).get("signInFrequency")) or {}
+    if sif.get("frequencyInterval") != "everyTime":
+        return False
+    cond = policy.get("conditions") or {}
+    apps = (cond.get("applications") or {}).get("includeApplications") or []
+    return not (cond.get("userRiskLevels") or cond.get("signInRiskLevels") or INTUNE_ENROLLMENT in apps)
+
+
+# -- comparison ---------------------------------------------------------------------------------------------
+FLAG_PROPERTIES = ("guestOrExternalUserTypes", "transferMethods", "insiderRiskLevels")
+
+
+def comparable(obj, key=None):
+    """Order-insensitive, annotation-free form: empty values dropped, flags as sets, strengths by id."""
+    if key == "authenticationStrength" and isinstance(obj, dict):
+        return obj.get("id")
+    if isinstance(obj, str) and key in FLAG_PROPERTIES:
+        return sorted(t for t in parse_flags(obj) if t != "none") or None
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            if k.endswith("@odata.context"):
+                continue
+            value = comparable(v, k)
+            if value not in (None, [], {}):
+                out[k] = value
+        return out
+    if isinstance(obj, list):
+        return sorted((comparable(v) for v in obj), key=repr)
+    return obj
+
+
+def _effective(session):
+    """sessionControls as Graph keeps them: sub-controls that are off are as good as absent (Graph condenses an
+    ineffectual object to null)."""
+    if not isinstance(session, dict):
+        return session
+    kept = {k: v for k, v in session.items() if v is None or (v.get("isEnabled") if isinstance(v, dict) else v)}
+    return kept if any(v is not None for v in kept.values()) else None
+
+
+def _settled(value, key):
+    if key == "sessionControls":
+        value = _effective(value)
+    if key == "cidrAddress" and isinstance(value, str):
+        import ipaddress
+        try:
+            return str(ipaddress.ip_network(value, strict=False))
+        except ValueError:
+            return value
+    value = comparable(value, key)
+    return None if value in ([], {}, "") else value
+
+
+def read_back_differences(asked, got, where=""):
+    """Where Graph's object ``got`` does not hold what a write ``asked`` (a POST or PATCH body): the dotted paths of
+    the properties that differ. Server-filled properties the body does not name are not compared."""
+    out = []
+    for key, value in (asked or {}).items():
+        if key.startswith("@odata") or key.endswith("@odata.context"):
+            continue
+        path = "%s.%s" % (where, key) if where else key
+        have = got.get(key) if isinstance(got, dict) else None
+        if key == "sessionControls":
+            value, have = _effective(value), _effective(have)
+        if isinstance(value, dict) and isinstance(have, dict) and key != "authenticationStrength":
+            out.extend(read_back_differences(value, have, path))
+        elif isinstance(value, list) and key == "ipRanges":
+            if sorted(_settled(i.get("cidrAddress"), "cidrAddress") for i in value if isinstance(i, dict)) != \
+                    sorted(_settled(i.get("cidrAddress"), "cidrAddress") for i in have or [] if isinstance(i, dict)):
+                out.append(path)
+        elif _settled(value, key) != _settled(have, key):
+            out.append(path)
+    return out
 
 
 # -- flags enums ------------------------------------------------------------------------------------------

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import copy
 
-from ._ca import (MMP_PREFIX, SERVICE_PROVIDER, TENANTLESS_TYPES, enumerated, format_flags, guests_cover,
-                  has_tenant, is_guid, is_managed, merge_guests, parse_flags, select, tenant_kind, tenant_members)
+from ._ca import (SERVICE_PROVIDER, SHAREPOINT_WARNING, STATE_NAMES, STATES, TENANTLESS_TYPES, enumerated, format_flags,
+                  guests_cover, has_tenant, is_guid, is_managed, is_sharepoint_made, merge_guests, parse_flags, select,
+                  tenant_kind, tenant_members, without_managed_prefix)
 from ._diff import SERVER_KEYS, make_diff, strip_server_keys
 from ._graph import GraphError
 from ._inputs import path_segment
-from ._module import InvalidOption
+from ._module import InvalidOption, ModuleError
 from ._msp_tenant import verified_msp_name
 from ._objects import policies as policy_endpoint
 from ._policy import writable
@@ -48,7 +49,12 @@ ARGUMENT_SPEC = dict(
     include_disabled=dict(type="bool", default=True),
     managed_policies=dict(type="str", default="exclude", choices=["exclude", "skip", "clone_and_disable"]),
     clone_prefix=dict(type="str", default="Clone - "),
+    clone_state=dict(type="str", choices=["enabled", "disabled", "report_only"]),
 )
+# what a clone costs: said in the result of every clone
+CLONE_NOTE = ("the clone %r is the MSP's own policy from now on: it no longer gets Microsoft's updates to %r, nor "
+              "Microsoft's automatic enablement (Microsoft turns report-only managed policies on by itself, after 45 "
+              "days); it was created in state %s")
 
 # Graph errors that stop the whole run: the next PATCH would fail the same way.
 FATAL_STATUSES = (None, 401, 403, 429, 500, 502, 503, 504)
@@ -72,7 +78,9 @@ def add_gdap_exclusion(users, msp_tenant_id, msp_label=None):
     the one exclusion object by the collection's merge rule (``_ca.merge_guests``)."""
     new = copy.deepcopy(users)
     mine = {"guestOrExternalUserTypes": SERVICE_PROVIDER, "externalTenants": enumerated([msp_tenant_id])}
-    label = (lambda t: msp_label if msp_label and t.lower() == msp_tenant_id.lower() else t)
+
+    def label(tid):
+        return msp_label if msp_label and tid.lower() == msp_tenant_id.lower() else tid
     new["excludeGuestsOrExternalUsers"], warnings = merge_guests(users.get("excludeGuestsOrExternalUsers"), mine,
                                                                  label)
     return new, warnings
@@ -179,8 +187,8 @@ def select_policies(policies, wanted):
 
 def clone_name(policy, prefix):
     base = (policy.get("displayName") or "").strip()
-    if is_managed(policy):  # the stripped name starts with the prefix, in any case
-        base = base[len(MMP_PREFIX):]
+    if is_managed(policy):  # with or without the colon, in any case
+        base = without_managed_prefix(base)
     return (prefix + base.strip()).strip()
 
 
@@ -276,6 +284,12 @@ class Planner:
         return [self.plan_one(policy, all_policies) for policy in selected]
 
     def plan_one(self, policy, all_policies):
+        plan = self._plan_one(policy, all_policies)
+        if is_sharepoint_made(policy) and plan.changes and SHAREPOINT_WARNING not in plan.warnings:
+            plan.warnings.append(SHAREPOINT_WARNING)
+        return plan
+
+    def _plan_one(self, policy, all_policies):
         managed = is_managed(policy)
         if managed and self.managed_policies == "skip":
             return Plan(policy, "skipped", "Microsoft-managed policy (managed_policies=skip)")
@@ -298,8 +312,8 @@ class Planner:
             warnings.append("the policy includes service provider users; excluding the MSP means it no longer "
                             "applies to the MSP's technicians")
         if self.covered(users):
-            if self.mode == "gdap" and tenant_kind((users.get("excludeGuestsOrExternalUsers") or {})
-                                             .get("externalTenants")) != "enumerated":
+            guests = users.get("excludeGuestsOrExternalUsers") or {}
+            if self.mode == "gdap" and tenant_kind(guests.get("externalTenants")) != "enumerated":
                 warnings.append("the MSP is covered by an exclusion of service provider users of every external "
                                 "tenant, not of %s alone" % self.msp_label)
             return Plan(policy, "already_excluded", warnings=warnings)
@@ -437,7 +451,8 @@ class ClientExclusion:
         self.module = module
         self.params = module.params
         self.graph = module.graph
-        self.endpoint = policy_endpoint(module, read_back=False)
+        # every write is read back, together: one listing after the writes (not one GET per policy)
+        self.endpoint = policy_endpoint(module, read_back="later")
 
     def validate(self):
         p = self.params
@@ -502,21 +517,28 @@ class ClientExclusion:
                 self.apply(plan)
                 if len(self.module.writes) > sent:  # a re-read may show another writer did it already
                     done.append(plan)
-            except GraphError as exc:
+            except (GraphError, ModuleError) as exc:
                 plan.action, plan.reason = "failed", str(exc)
                 failed.append(plan)
                 errors.append(exc)
-                if exc.status in FATAL_STATUSES:
+                if isinstance(exc, GraphError) and exc.status in FATAL_STATUSES:
                     for rest in plans[index + 1:]:
                         if rest.changes:
                             rest.action, rest.reason = "not_attempted", "stopped after %s" % exc.code
                             failed.append(rest)
                     break
+        differ = self.endpoint.verify_all()
+        for plan in list(done):
+            if plan.policy.get("id") in differ:
+                plan.action, plan.reason = "failed", differ[plan.policy["id"]]
+                done.remove(plan)
+                failed.append(plan)
+                errors.append(differ[plan.policy["id"]])
         for plan in plans:
             if plan.changes or plan in failed:  # a run that changes nothing does not repeat its warnings
                 for warning in plan.warnings:
-                    self.module.warn("%s: policy %r: %s" % (self.tenant_label(), plan.policy.get("displayName"),
-                                                           warning))
+                    self.module.warn("%s: policy %r: %s"
+                                     % (self.tenant_label(), plan.policy.get("displayName"), warning))
         result = {"changed": bool(done), "policies": [p.entry() for p in plans],
                   "summary": self.summary(plans), "service_account_id": account_id}
         if self.module._diff:
@@ -534,9 +556,10 @@ class ClientExclusion:
     def apply(self, plan):
         """The plan's writes. Once v1.0 refused the policy (1038), its other writes go to /beta directly."""
         if plan.clone is not None:
-            plan.clone_of = self.endpoint.create(plan.clone)
-            if self.endpoint.versions.get(plan.clone_of.get("id")) == "beta":
-                self.endpoint.versions[plan.policy["id"]] = "beta"  # the copy's preview features are the original's
+            plan.clone_of = self.endpoint.create(self.clone_from_beta(plan), version="beta")
+            self.endpoint.versions[plan.policy["id"]] = "beta"  # the copy's preview features are the original's
+            plan.warnings.append(CLONE_NOTE % (plan.clone["displayName"], plan.policy.get("displayName"),
+                                               STATE_NAMES.get(plan.clone.get("state"), plan.clone.get("state"))))
         if plan.users is not None:
             self.endpoint.update(plan.policy, lambda now: self.users_body(plan, now))
         if plan.disable:
@@ -548,6 +571,18 @@ class ClientExclusion:
 
     def tenant_label(self):
         return self.module.tenant_label()
+
+    def clone_from_beta(self, plan):
+        """The clone's body from a /beta read of the original: v1.0 leaves out preview conditions, and a copy
+        made from it would lose them. The clone's state is clone_state, else the original's."""
+        source = plan.policy
+        if not self.module.check_mode:
+            source = self.endpoint.get(plan.policy["id"], version="beta") or plan.policy
+        body = clone_body(source, plan.clone["displayName"], plan.clone["conditions"]["users"])
+        wanted = self.params.get("clone_state")
+        body["state"] = STATES[wanted] if wanted else source.get("state") or plan.clone.get("state")
+        plan.clone = body
+        return body
 
     def users_body(self, plan, now):
         """The users PATCH for the policy as Graph holds it now: when the endpoint read it again (the plan was

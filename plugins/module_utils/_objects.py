@@ -21,19 +21,31 @@ from __future__ import annotations
 import copy
 import time
 
-from ._ca import LOCATIONS, POLICIES, by_name
+from ._ca import LOCATIONS, POLICIES, by_name, needs_beta, read_back_differences
 from ._graph import GraphError, odata_quote
+from ._module import ModuleError
 
-# v1.0 refuses some policies as preview features (1038, e.g. every-time sign-in frequency); /beta takes them.
+# v1.0 refuses some policies as preview features with a 400 that names the beta endpoint (1038 is one wording
+# seen; no source confirms the code for every case); /beta takes them.
 PREVIEW_REFUSED = 1038
-BETA_WARNING = ("Graph v1.0 refused the policy as a preview feature (1038, or a 400 naming the beta endpoint); it was "
-                "written through /beta")
+BETA_WARNING = "Graph v1.0 refused the policy (%s); it was written through /beta"
+EVERY_TIME_NOTE = ("written through /beta: Graph v1.0 documents every-time sign-in frequency only for risky users, "
+                   "risky sign-ins and Intune enrolment")
 
 
-def needs_beta(exc):
-    """A v1.0 refusal that /beta takes: 1038 is one reading; no source confirms the code, only that the 400 names
-    the beta endpoint."""
+def names_beta(exc):
+    """A v1.0 refusal that a /beta write may not meet: 1038, or any 400 whose text names the beta endpoint."""
     return exc.status == 400 and (exc.service_code == PREVIEW_REFUSED or "beta" in (exc.message or "").lower())
+
+
+def has_nested_null(obj):
+    return isinstance(obj, dict) and any(v is None or has_nested_null(v) for v in obj.values())
+
+
+def without_nulls(obj):
+    if isinstance(obj, dict):
+        return {k: without_nulls(v) for k, v in obj.items() if v is not None}
+    return obj
 
 
 def patched(current, patch):
@@ -60,6 +72,7 @@ class Endpoint:
         self.reread = reread  # re-read a stale object before a PATCH (see the module docstring)
         self.versions = {}   # object id -> "beta" once v1.0 refused it
         self.read_at = {}    # object id -> monotonic time of the read the caller holds
+        self.unverified = {}  # object id -> what writes asked, for read_back="later"
         self.warnings = []
 
     # -- reads ------------------------------------------------------------------------------------------
@@ -74,9 +87,9 @@ class Endpoint:
             self._stamp(item)
         return items
 
-    def get(self, oid, after_write=False):
+    def get(self, oid, after_write=False, version=None):
         """The object, or None when Graph says 404 (after a write, 404 is read-after-write lag at first)."""
-        version = self.versions.get(oid)
+        version = version or self.versions.get(oid)
         try:
             if after_write:
                 return self._stamp(self.graph.request("GET", "%s/%s" % (self.path, oid), version=version,
@@ -99,29 +112,62 @@ class Endpoint:
         return self.named(name, option) if name else None
 
     # -- writes -----------------------------------------------------------------------------------------
-    def _write(self, method, path, body, oid=None, current=None):
-        """One write through the chokepoint, on /beta when this object needed it before."""
-        if self.versions.get(oid) != "beta":
-            try:
-                return self.module.write(method, path, body, current=current)
-            except GraphError as exc:
-                if not (self.beta_fallback and needs_beta(exc)):
-                    raise
+    def _write(self, method, path, body, oid=None, current=None, beta=False):
+        """One write through the chokepoint: on /beta when this object needed it before or when v1.0 does not
+        document it (``needs_beta``: no failed v1.0 attempt first); a v1.0 refusal naming beta is tried there."""
+        why = None
+        if self.versions.get(oid) != "beta" and not beta:
+            if not (self.beta_fallback and method != "DELETE" and needs_beta(patched(current, body))):
+                try:
+                    return self.module.write(method, path, body, current=current)
+                except GraphError as exc:
+                    if not (self.beta_fallback and names_beta(exc)):
+                        raise
+                    why = BETA_WARNING % ("Graph said: %s" % (exc.message or exc.code)[:300])
+            else:
+                why = EVERY_TIME_NOTE
         answer = self.module.write(method, path, body, version="beta", current=current)
         if oid is not None or (answer or {}).get("id"):
             self.versions[oid or answer["id"]] = "beta"
-        name = ((current or body or {}).get("displayName"))
-        warning = "%s (%s %r)" % (BETA_WARNING, self.what, name) if name else BETA_WARNING
-        if warning not in self.warnings:
-            self.warnings.append(warning)
+        if why and why not in self.warnings:
+            self.warnings.append(why)
         return answer
 
-    def create(self, body):
-        """POST; the created object (in check mode: the body with id None)."""
-        created = self._write("POST", self.path, body)
+    def create(self, body, version=None):
+        """POST; the created object (in check mode: the body with id None), compared with what was asked."""
+        # version="beta": a copy of a /beta read, whose preview properties v1.0 may not take
+        created = self._write("POST", self.path, body, beta=version == "beta")
         if created is None:
             return dict(copy.deepcopy(body), id=None)
+        self.verify(body, created, "POST")
         return self._stamp(created)
+
+    def verify(self, asked, got, method):
+        """Graph accepted a write: its answer or read-back must hold what was asked, or the write did not happen
+        as asked (a silent no-op, a nested null Graph ignored) and the task fails instead of reporting a change."""
+        differ = read_back_differences(asked, got)
+        if differ:
+            raise ModuleError("Graph accepted the %s of %s %r but reads back otherwise at %s: asked %s, Graph holds %s"
+                              % (method, self.what, (got or asked or {}).get("displayName"), ", ".join(differ),
+                                 _at(asked, differ), _at(got, differ)), read_back=got)
+
+    def verify_later(self, oid, asked):
+        """Part D's writes are verified together by one listing afterwards (``verify_all``)."""
+        self.unverified.setdefault(oid, {}).update(copy.deepcopy(asked))
+
+    def verify_all(self):
+        """{object id: error text} for every write held back by ``verify_later``, from one listing."""
+        if not self.unverified or self.module.check_mode:
+            return {}
+        now = {o.get("id"): o for o in self.graph.list(self.path)}
+        failures = {}
+        for oid, asked in self.unverified.items():
+            try:
+                self.verify(asked, now.get(oid) or {}, "PATCH")
+            except ModuleError as exc:
+                failures[oid] = str(exc)
+        self.unverified.clear()
+        return failures
 
     def update(self, current, build):
         """PATCH ``current`` with ``build(current)`` (a dict, or None for nothing to do); the object afterwards.
@@ -140,10 +186,28 @@ class Endpoint:
         if not body:
             return current, current
         path = "%s/%s" % (self.path, oid)
-        self._write("PATCH", path, body, oid, current)
-        if self.module.check_mode or not self.read_back:
-            return current, patched(current, body)
-        return current, self.get(oid, after_write=True)
+        session = body.get("sessionControls")
+        if has_nested_null(session) and current.get("sessionControls") and (current.get("grantControls") or {}):
+            # Graph removes a session control only with the whole object (Terraform's reading): null it, then
+            # send the complete new object. Without a grant control the policy cannot go without its session
+            # controls for a moment, so the one PATCH goes as it is and the read-back decides.
+            self._write("PATCH", path, {"sessionControls": None}, oid, current)
+            current_now = patched(current, {"sessionControls": None})
+            body = dict(body, sessionControls=without_nulls(session) or None)
+            self._write("PATCH", path, body, oid, current_now)
+        else:
+            self._write("PATCH", path, body, oid, current)
+        intended = patched(current, body)
+        if self.module.check_mode:
+            return current, intended
+        if self.read_back == "later":
+            self.verify_later(oid, body)
+            return current, intended
+        if not self.read_back:
+            return current, intended
+        after = self.get(oid, after_write=True)
+        self.verify(body, after, "PATCH")
+        return current, after
 
     def delete(self, current):
         self._write("DELETE", "%s/%s" % (self.path, current["id"]), None, current["id"], current)
@@ -154,11 +218,23 @@ class Endpoint:
         return read is not None and time.monotonic() - read > window
 
 
+def _at(obj, paths):
+    """The values of ``obj`` at dotted ``paths``, for an error text."""
+    out = {}
+    for path in paths:
+        value = obj
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        out[path] = value
+    return out
+
+
 def policies(module, read_back=True):
     return Endpoint(module, POLICIES, "Conditional Access policy", beta_fallback=True, read_back=read_back,
                     reread=True)
 
 
 def named_locations(module):
-    # a location's ranges are the task's, whole (declarative): no re-read; the PATCH answer is trusted
-    return Endpoint(module, LOCATIONS, "named location", read_back=False)
+    # a location's ranges are the task's, whole (declarative): no re-read before the PATCH; after it, one read
+    # back, compared with what was asked (a PATCH answers 204 without a body)
+    return Endpoint(module, LOCATIONS, "named location")

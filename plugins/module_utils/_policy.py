@@ -27,7 +27,8 @@ from __future__ import annotations
 import copy
 import re
 
-from ._ca import STATE_NAMES, STATES, is_guid, is_managed, lockout_reason, merge_guests, parse_flags, reach
+from ._ca import (STATE_NAMES, STATES, comparable, is_guid, is_managed, lockout_reason, merge_guests, parse_flags,
+                  reach)
 from ._diff import make_diff
 from ._module import InvalidOption
 from ._naming import check_policy as check_naming_convention
@@ -73,7 +74,7 @@ CONDITIONS = {
               "include_guests_or_external_users": GUESTS, "exclude_guests_or_external_users": GUESTS},
     "applications": {"include_applications": refs("application"), "exclude_applications": refs("application"),
                      "include_user_actions": enums(USER_ACTIONS),
-                     "include_authentication_context_class_references": STRS,
+                     "include_authentication_context_class_references": refs("authentication_context"),
                      "application_filter": FILTER},
     "client_app_types": enums(CLIENT_APP_TYPES),
     "locations": {"include_locations": refs("location"), "exclude_locations": refs("location")},
@@ -89,7 +90,7 @@ CONDITIONS = {
     "authentication_flows": {"transfer_methods": ("flags", ["device_code_flow", "authentication_transfer"])},
 }
 GRANT = {"operator": enum(["AND", "OR"]), "built_in_controls": enums(BUILT_IN_CONTROLS),
-         "authentication_strength": ("strength",), "terms_of_use": STRS, "custom_authentication_factors": STRS}
+         "authentication_strength": ("strength",), "terms_of_use": refs("terms_of_use"), "custom_authentication_factors": STRS}
 SESSION = {
     "sign_in_frequency": {"is_enabled": BOOL, "frequency_interval": enum(["time_based", "every_time"]),
                           "type": enum(["hours", "days"]), "value": INT,
@@ -314,26 +315,6 @@ def policy_options(policy, resolver):
 
 
 # -- comparison and merging ------------------------------------------------------------------------
-def comparable(obj, key=None):
-    """Order-insensitive, annotation-free form: empty values dropped, flags as sets, strengths by id."""
-    if key == "authenticationStrength" and isinstance(obj, dict):
-        return obj.get("id")
-    if isinstance(obj, str) and key in ("guestOrExternalUserTypes", "transferMethods", "insiderRiskLevels"):
-        return sorted(t for t in parse_flags(obj) if t != "none") or None
-    if isinstance(obj, dict):
-        out = {}
-        for k, v in obj.items():
-            if k.endswith("@odata.context"):
-                continue
-            value = comparable(v, k)
-            if value not in (None, [], {}):
-                out[k] = value
-        return out
-    if isinstance(obj, list):
-        return sorted((comparable(v) for v in obj), key=repr)
-    return obj
-
-
 def merge_list(have, add):
     have = list(have or [])
     return have + [x for x in add or [] if x not in have]
@@ -546,6 +527,10 @@ class Policies:
                 and not is_managed({"displayName": p["display_name"]}):
             parse_name(p["display_name"])  # fail before any request
         current = self.find()
+        apps = ((current or {}).get("conditions") or {}).get("applications") or {}
+        # non-GUID application values Graph returned (keywords newer than this collection): kept as they are
+        self.resolver.keywords = {str(a) for key in ("includeApplications", "excludeApplications")
+                                  for a in apps.get(key) or [] if not is_guid(a)}
         if p["state"] == "absent":
             if current is None:
                 return self.result(False, None, None)

@@ -45,6 +45,7 @@ them case-insensitively, so several case variants of a name count as an ambiguou
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 from ._ca import LOCATIONS, is_guid, same_name
@@ -52,17 +53,23 @@ from ._graph import GraphError, odata_quote
 from ._module import InvalidOption
 
 KINDS = ("user", "group", "role", "location", "application", "service_principal", "authentication_strength",
-         "tenant")
+         "tenant", "terms_of_use", "authentication_context")
 LITERALS = {
     "user": ("All", "None", "GuestsOrExternalUsers"),
     "group": (),
     "role": (),
     "location": ("All", "AllTrusted", "00000000-0000-0000-0000-000000000000"),
-    "application": ("All", "None", "Office365", "MicrosoftAdminPortals"),
+    "application": ("All", "None", "Office365", "MicrosoftAdminPortals", "AllAgentIdResources"),
     "service_principal": ("ServicePrincipalsInMyTenant",),
     "authentication_strength": (),
     "tenant": (),
+    "terms_of_use": (),
+    "authentication_context": (),
 }
+AGREEMENTS = "/identityGovernance/termsOfUse/agreements"
+CONTEXTS = "/identity/conditionalAccess/authenticationContextClassReferences"
+CONTEXT_ID = re.compile(r"^c([1-9]|[1-9][0-9])$", re.I)  # c1 ... c99
+COMPLIANT_NETWORK = "#microsoft.graph.compliantNetworkNamedLocation"
 # Built-in authentication strengths: the same ids in every tenant.
 AUTH_STRENGTHS = {"mfa": "00000000-0000-0000-0000-000000000002",
                   "passwordless_mfa": "00000000-0000-0000-0000-000000000003",
@@ -70,7 +77,8 @@ AUTH_STRENGTHS = {"mfa": "00000000-0000-0000-0000-000000000002",
 STRENGTHS = "/policies/authenticationStrengthPolicies"
 LABELS = {"user": "user", "group": "group", "role": "directory role", "location": "named location",
           "application": "application", "service_principal": "service principal",
-          "authentication_strength": "authentication strength", "tenant": "tenant"}
+          "authentication_strength": "authentication strength", "tenant": "tenant", "terms_of_use": "terms of use",
+          "authentication_context": "authentication context"}
 # First-party applications accepted by name even where the tenant has no service principal for them.
 KNOWN_APPS = {
     "Azure Static Web Apps": "d414ee2d-73e5-4e5b-bb16-03ef55fea597",  # fronts the CIPP UI
@@ -79,7 +87,6 @@ KNOWN_APPS = {
     "Office 365 Exchange Online": "00000002-0000-0ff1-ce00-000000000000",
     "Office 365 SharePoint Online": "00000003-0000-0ff1-ce00-000000000000",
 }
-
 
 
 def _literal(kind, text):
@@ -99,6 +106,9 @@ class Resolver:
         self.warnings = []
         self._locations = None
         self._roles = None
+        self._listed = {}  # path -> items, for the small collections read whole
+        self._beta_locations = False
+        self.keywords = set()  # non-GUID application values Graph itself returned (passed through as they are)
 
     # -- public -------------------------------------------------------------------------------
     def ids(self, kind, values, option):
@@ -122,6 +132,11 @@ class Resolver:
         return self._ids[key]
 
     def name(self, kind, oid):
+        if kind == "authentication_context" and CONTEXT_ID.match(str(oid)):
+            key = (kind, str(oid).lower())
+            if key not in self.names:
+                self.names[key] = self._lookup_name(kind, str(oid))
+            return self.names[key] or oid
         if _literal(kind, str(oid)) or not is_guid(oid):
             return self.names.get((kind, str(oid).lower()), oid)
         key = (kind, oid.lower())
@@ -179,13 +194,15 @@ class Resolver:
         return found.get("templateId") or found["id"]
 
     def _location(self, text, value, option):
-        locations = self._named_locations()
+        def matching(locations):
+            if is_guid(text):
+                return [loc for loc in locations if loc["id"].lower() == text.lower()]
+            return [loc for loc in locations if (loc.get("displayName") or "").lower() == text.lower()]
+        matches = matching(self._named_locations()) or matching(self._named_locations(beta_too=True))
         if is_guid(text):
-            matches = [loc for loc in locations if loc["id"].lower() == text.lower()]
             if not matches:
                 raise InvalidOption(option, value, "no named location has this id")
             return matches[0]["id"]
-        matches = [loc for loc in locations if (loc.get("displayName") or "").lower() == text.lower()]
         if not matches and self.check_mode:
             # an earlier task of the same run (Step 1) would create it; check mode cannot know its id
             self.warnings.append("named location %r does not exist yet; check mode shows it by name" % text)
@@ -194,6 +211,8 @@ class Resolver:
         return self._one(value, option, "location", matches)["id"]
 
     def _application(self, text, value, option):
+        if text in self.keywords:
+            return text  # a keyword Graph returned for this policy: an export re-applies as it was
         for name, app_id in KNOWN_APPS.items():
             if text.lower() == name.lower():
                 return self._remember("application", app_id, name)
@@ -231,15 +250,61 @@ class Resolver:
         if not found:
             raise InvalidOption(option, value, "not a built-in strength (%s) nor the name or id of one in the tenant"
                                 % ", ".join(AUTH_STRENGTHS))
-        return self._remember("authentication_strength", self._one(value, option, "authentication_strength",
-                                                                    found)["id"], found[0].get("displayName"))
+        chosen = self._one(value, option, "authentication_strength", found)
+        return self._remember("authentication_strength", chosen["id"], chosen.get("displayName"))
+
+    def _by_name_or_id(self, kind, path, text, value, option, is_id):
+        """A small collection read whole: the item whose id (``is_id``) or display name is ``text``."""
+        items = self._collection(kind, path, option, value)
+        if is_id(text):
+            found = [i for i in items if str(i.get("id")).lower() == text.lower()]
+            if not found:
+                raise InvalidOption(option, value, "no %s with this id exists in the tenant" % LABELS[kind])
+        else:
+            found = [i for i in items if same_name(i.get("displayName"), text)]
+        return self._one(value, option, kind, found)["id"]
+
+    def _terms_of_use(self, text, value, option):
+        return self._by_name_or_id("terms_of_use", AGREEMENTS, text, value, option, is_guid)
+
+    def _authentication_context(self, text, value, option):
+        return self._by_name_or_id("authentication_context", CONTEXTS, text, value, option,
+                                   lambda t: bool(CONTEXT_ID.match(t)))
+
+    def _collection(self, kind, path, option=None, value=None):
+        if path not in self._listed:
+            try:
+                self._listed[path] = self.graph.list(path)
+            except GraphError as exc:
+                if option is None or exc.status not in (400, 403, 404):
+                    raise
+                raise InvalidOption(option, value, "cannot list the tenant's %ss (%s)" % (LABELS[kind], exc))
+            for item in self._listed[path]:
+                self._remember(kind, item["id"], item.get("displayName"))
+        return self._listed[path]
 
     # -- cached collections ---------------------------------------------------------------------
-    def _named_locations(self):
+    def _named_locations(self, beta_too=False):
+        """v1.0's named locations; with ``beta_too`` (asked on a miss only) also the compliant network locations
+        that only /beta lists (Global Secure Access: a beta-only type)."""
         if self._locations is None:
             self._locations = self.graph.list(LOCATIONS)
             for loc in self._locations:
                 self._remember("location", loc["id"], loc.get("displayName"))
+        if beta_too and not self._beta_locations:
+            self._beta_locations = True
+            try:
+                beta = self.graph.list(LOCATIONS, version="beta",
+                                       params={"$filter": "isof('microsoft.graph.compliantNetworkNamedLocation')"})
+            except GraphError as exc:
+                if exc.status not in (400, 403, 404):
+                    raise
+                beta = []
+            known = {loc["id"] for loc in self._locations}
+            for loc in beta:
+                if loc.get("@odata.type") == COMPLIANT_NETWORK and loc["id"] not in known:
+                    self._locations.append(loc)
+                    self._remember("location", loc["id"], loc.get("displayName"))
         return self._locations
 
     def _role_definitions(self):
@@ -258,8 +323,13 @@ class Resolver:
                 found = [s for s in self.graph.list(STRENGTHS, params={"$select": "id,displayName"})
                          if (s.get("id") or "").lower() == oid.lower()]
                 return found[0].get("displayName") if found else oid
+            if kind in ("terms_of_use", "authentication_context"):
+                self._collection(kind, AGREEMENTS if kind == "terms_of_use" else CONTEXTS)
+                return self.names.get((kind, oid.lower()), oid)
             if kind == "location":
                 self._named_locations()
+                if (kind, oid.lower()) not in self.names:
+                    self._named_locations(beta_too=True)
                 return self.names.get((kind, oid.lower()), "%s (missing location)" % oid)
             if kind == "role":
                 self._role_definitions()

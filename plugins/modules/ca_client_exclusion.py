@@ -98,13 +98,18 @@ options:
     elements: str
   managed_policies:
     description:
-      - What to do with Microsoft-managed policies (display name starting with C(Microsoft-managed:)).
+      - What to do with Microsoft-managed policies (display name starting with C(Microsoft-managed:), with or
+        without the colon).
       - V(exclude) adds the exclusion like on any other policy (Microsoft allows exclusions on them).
       - V(skip) leaves them alone.
       - V(clone_and_disable) creates a copy named O(clone_prefix) + the name without C(Microsoft-managed:),
-        with the MSP exclusion and the original's state, then disables the original. A later run finds the
-        copy by that name and does nothing. A Microsoft-managed policy that is already disabled and has no
-        copy is not cloned; it gets the exclusion instead.
+        with the MSP exclusion and the state O(clone_state) (default the original's), then disables the original.
+        The copy is built from a C(/beta) read of the original, so no preview condition is lost, and is written
+        through C(/beta). A later run finds the copy by that name and does nothing. A Microsoft-managed policy
+        that is already disabled and has no copy is not cloned; it gets the exclusion instead.
+      - The copy is the MSP's own policy; it no longer gets Microsoft's updates to the managed policy, nor Microsoft's
+        automatic enablement (Microsoft turns report-only managed policies on by itself after a grace period). The
+        result says so for every clone.
     type: str
     choices: [exclude, skip, clone_and_disable]
     default: exclude
@@ -113,7 +118,17 @@ options:
       - Prefix of the copies made by O(managed_policies=clone_and_disable).
     type: str
     default: "Clone - "
+  clone_state:
+    description:
+      - State of the copies made by O(managed_policies=clone_and_disable); not set, the original's state.
+    type: str
+    choices: [enabled, disabled, report_only]
 notes:
+  - Policies the SharePoint admin center made (display name starting with C([SharePoint admin center]), its
+    unmanaged-device access setting) get the exclusion like any other, with a warning; SharePoint rewrites them
+    when that setting changes, so the exclusion can be lost then.
+  - Every write is read back (one listing after the writes) and compared with what was asked; a write Graph
+    accepted without storing it fails the policy instead of counting as a change.
   - O(state=absent) cannot always restore a policy to what it was before O(state=present). Graph does not record
     who added C(serviceProvider) to C(excludeGuestsOrExternalUsers). When O(state=present) added it to an exclusion
     that also names other tenants, or to an exclusion of every external tenant, O(state=absent) leaves

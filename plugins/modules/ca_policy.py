@@ -24,8 +24,15 @@ description:
     C(users) object."
   - New policies start in report-only mode unless O(policy_state) says otherwise; an omitted O(policy_state) leaves an
     existing policy's state alone.
-  - Graph's rules are checked before any request. When Graph v1.0 refuses a sign-in frequency of every time as a
-    preview feature (error 1038), the request is repeated on the beta endpoint, with a warning.
+  - Graph's rules are checked before any request. A sign-in frequency of every time outside risky users, risky
+    sign-ins and Intune enrolment (the only cases Graph v1.0 documents) is written through the beta endpoint from the
+    start, with a warning. Any other v1.0 refusal that names the beta endpoint (such as error 1038) is repeated
+    there, and the warning quotes what Graph said.
+  - Every write is read back and compared with what was asked; a write Graph accepted without storing it (or
+    stored otherwise) fails the task instead of reporting a change.
+  - Removing one session control while keeping others sends C(sessionControls) as null and then the complete new
+    object (Graph removes session controls only with the whole object). A policy without grant controls cannot go
+    without its session controls for that moment; then one PATCH is sent, and the read-back decides.
   - Microsoft-managed policies (display name starting with C(Microsoft-managed:)) only accept state and user exclusion
     changes, and cannot be deleted. Anything else is refused with a suggestion to clone the policy.
   - "Lockout guard, on every write that leaves a policy enabled (creating, enabling, purging exclusions, widening
@@ -148,7 +155,9 @@ options:
         suboptions:
           include_applications:
             description:
-              - Application display names or appIds, or V(All), V(None), V(Office365), V(MicrosoftAdminPortals).
+              - Application display names or appIds, or V(All), V(None), V(Office365), V(MicrosoftAdminPortals),
+                V(AllAgentIdResources). A keyword Graph itself returned for this policy (one newer than this
+                collection) is kept as it is, so an export of C(ca_policy_info) re-applies.
               - V(Azure Static Web Apps) is the first-party app that fronts the CIPP UI. Must not be empty.
             type: list
             elements: str
@@ -162,7 +171,7 @@ options:
             elements: str
             choices: ['urn:user:registersecurityinfo', 'urn:user:registerdevice']
           include_authentication_context_class_references:
-            description: Authentication context ids (V(c1) to V(c99)).
+            description: Authentication contexts, by display name or id (V(c1) to V(c99)).
             type: list
             elements: str
           application_filter:
@@ -186,11 +195,14 @@ options:
         type: dict
         suboptions:
           include_locations:
-            description: Named location display names or ids, or V(All), V(AllTrusted).
+            description:
+              - Named location display names or ids, or V(All), V(AllTrusted).
+              - Global Secure Access's compliant network location (a type only Graph's beta endpoint lists) is found by
+                its name, such as V(All Compliant Network locations), or id.
             type: list
             elements: str
           exclude_locations:
-            description: Named location display names or ids, or V(AllTrusted).
+            description: Named location display names or ids (the compliant network location too), or V(AllTrusted).
             type: list
             elements: str
       platforms:
@@ -288,10 +300,10 @@ options:
         elements: str
         choices: [block, mfa, compliant_device, domain_joined_device, approved_application, compliant_application, password_change, risk_remediation]
       authentication_strength:
-        description: An authentication strength id, or V(mfa), V(passwordless_mfa), V(phishing_resistant_mfa) for the built-in ones.
+        description: An authentication strength's display name or id, or V(mfa), V(passwordless_mfa), V(phishing_resistant_mfa) for the built-in ones.
         type: str
       terms_of_use:
-        description: Terms of use agreement ids.
+        description: Terms of use agreements, by display name or id (needs C(Agreement.Read.All) to resolve names).
         type: list
         elements: str
       custom_authentication_factors:

@@ -20,7 +20,7 @@ description:
   - Optionally looks up users (by UPN or id) and groups (by display name) to prove they exist.
   - A section the app may not read (HTTP 403) does not fail the task. It is reported under RV(permissions)
     with the permission it needs, and as a warning. A tenant that refuses the app's token (HTTP 401, or no token
-    at all: not consented) returns the failed C(App consent) check in RV(checks). Other errors fail the task.
+    at all, that is not consented) returns the failed C(App consent) check in RV(checks). Other errors fail the task.
   - RV(checks) is the preflight's verdict (one named check per prerequisite, passed or not, and why), which the
     C(msp.conditional_access.preflight) role prints and asserts.
   - Never writes. One GET (or one paged list) per section, one per user and group.
@@ -117,7 +117,7 @@ checks:
       type: str
   sample: [{"name": "Security defaults", "passed": false, "reason": "ENABLED: turn them off before using Conditional Access"}]
 summary:
-  description: RV(checks) as printable lines, C(PASS <name>: <reason>) or C(FAIL <name>: <reason>).
+  description: "RV(checks) as printable lines, C(PASS <name>: <reason>) or C(FAIL <name>: <reason>)."
   returned: always
   type: list
   elements: str

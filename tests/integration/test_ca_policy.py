@@ -121,8 +121,8 @@ def test_part_a_example_report_only_then_enabled(sandbox, run_playbook, tenant):
     assert applied.task(part_a["name"])["policy"]["state"] == "enabled"  # read back from Graph
 
 
-def test_part_b_example_every_time_through_beta_when_v1_refuses(sandbox, run_playbook, tenant):
-    sandbox.client.set_faults(tenant=tenant, everytime_requires_beta=True)
+def test_part_b_example_every_time_through_beta_without_a_v1_attempt(sandbox, run_playbook, tenant):
+    sandbox.client.set_faults(tenant=tenant, everytime_requires_beta=True)  # the 1038 reading: never met
     part_b = example("Part B")
     result = run(run_playbook, tenant, [part_b])
     assert result.rc == 0, result.stdout[-3000:]
@@ -135,7 +135,7 @@ def test_part_b_example_every_time_through_beta_when_v1_refuses(sandbox, run_pla
         "isEnabled": True, "frequencyInterval": "everyTime", "authenticationType": "primaryAndSecondaryAuthentication"}
     assert stored["state"] == "enabled"
     posts = [e for e in sandbox.client.log(tenant=tenant) if e["api"] == "graph" and e["method"] == "POST"]
-    assert [(e["version"], e["status"]) for e in posts] == [("v1.0", 400), ("beta", 201)]
+    assert [(e["version"], e["status"]) for e in posts] == [("beta", 201)]
     again = run(run_playbook, tenant, [part_b])
     assert again.rc == 0 and again.changed == 0
     assert len([e for e in writes(sandbox, tenant) if e["method"] == "POST"]) == 1
@@ -475,8 +475,9 @@ def ca_requests_by_run(sandbox, tenant):
 
 
 def test_part_b_full_cycle_on_plain_v1_and_pacing(sandbox, run_playbook, tenant):
-    """Part B as written, Graph v1.0 accepting every-time sign-in frequency: create, no-op, modify (check mode
-    first), delete; every task spaces its Conditional Access requests to the tenant about a second apart."""
+    """Part B as written, Graph v1.0 accepting every-time sign-in frequency (the module still writes it through beta,
+    which documents it): create, no-op, modify (check mode first), delete; every task spaces its Conditional Access
+    requests to the tenant about a second apart."""
     sandbox.client.set_faults(tenant=tenant, everytime_v1_accepted=True)  # the beta docs' reading, on v1.0
     part_b = example("Part B")
     svc = "cipp-svc@contoso-msp.onmicrosoft.com"
@@ -492,9 +493,9 @@ def test_part_b_full_cycle_on_plain_v1_and_pacing(sandbox, run_playbook, tenant)
     assert stored["sessionControls"]["signInFrequency"] == {
         "isEnabled": True, "frequencyInterval": "everyTime", "authenticationType": "primaryAndSecondaryAuthentication"}
     [post] = writes(sandbox, tenant)
-    assert (post["method"], post["version"], post["status"]) == ("POST", "v1.0", 201)
-    assert not [e for e in sandbox.client.log(tenant=tenant) if e.get("version") == "beta"]
-    assert "warnings" not in created.task(part_b["name"])
+    assert (post["method"], post["version"], post["status"]) == ("POST", "beta", 201)
+    assert not [e for e in sandbox.client.log(tenant=tenant) if e.get("version") == "v1.0" and e["write"]]
+    assert any("every-time sign-in frequency" in w for w in created.task(part_b["name"])["warnings"])
     assert created.task(part_b["name"])["diff"]["after"]["conditions"]["users"] == {"include_users": [svc]}
 
     again = run(run_playbook, tenant, [part_b])
@@ -520,7 +521,7 @@ def test_part_b_full_cycle_on_plain_v1_and_pacing(sandbox, run_playbook, tenant)
     assert modified.rc == 0 and modified.task(modify["name"])["changed"] is True, modified.stdout[-2000:]
     assert modified.task("again")["changed"] is False
     [patch] = writes(sandbox, tenant)[1:]
-    assert patch["method"] == "PATCH" and patch["version"] == "v1.0"
+    assert patch["method"] == "PATCH" and patch["version"] == "beta"
     assert set(patch["body"]) == {"description", "grantControls"}
     [after] = by_name(sandbox, tenant, PART_B)
     assert after["description"] == modify[MODULE]["description"]

@@ -62,18 +62,30 @@ def test_check_mode_predicts_and_writes_nothing():
     assert (result["diff"]["before"]["policy_state"], result["diff"]["after"]["policy_state"]) == ("enabled", "report_only")
 
 
-def test_every_time_refused_by_v1_is_written_through_beta_and_read_back_there():
-    graph = transport([], faults={"everytime_requires_beta": True})
+def test_every_time_goes_to_beta_without_a_v1_attempt():
+    graph = transport([])
     result = ensure(graph, display_name="B", conditions={"users": {"include_users": ["svc@x"]},
                                                          "applications": {"include_applications": ["All"]}},
                     grant_controls={"built_in_controls": ["mfa"]},
                     session_controls={"sign_in_frequency": {"frequency_interval": "every_time"}})
-    assert [(s[0], s[3]) for s in writes(graph)] == [("POST", "v1.0"), ("POST", "beta")]
-    assert writes(graph)[0][2] == writes(graph)[1][2]
-    assert writes(graph)[1][2]["state"] == "enabledForReportingButNotEnforced"  # new policies start report-only
+    assert [(s[0], s[3]) for s in writes(graph)] == [("POST", "beta")]
+    assert writes(graph)[0][2]["state"] == "enabledForReportingButNotEnforced"  # new policies start report-only
     assert result["changed"] is True and "warnings" not in result  # warned through module.warn instead
     [warning] = graph.last_module.warnings_seen
-    assert "1038" in warning and "policy 'B'" in warning and warning.startswith("tenant ")
+    assert "every-time sign-in frequency" in warning and "policy 'B'" in warning and warning.startswith("tenant ")
+
+
+@pytest.mark.parametrize("text", ["1038: The policy contains preview features. Use the Canary endpoint (beta).",
+                                  "This policy can only be managed through the beta endpoint."])
+def test_a_v1_refusal_naming_beta_is_written_through_beta_and_says_what_it_saw(text):
+    graph = transport([], faults={"v1_preview_refusal": text})
+    result = ensure(graph, display_name="B", conditions={"users": {"include_users": ["svc@x"]},
+                                                         "applications": {"include_applications": ["All"]}},
+                    grant_controls={"built_in_controls": ["mfa"]})
+    assert [(s[0], s[3]) for s in writes(graph)] == [("POST", "v1.0"), ("POST", "beta")]
+    assert writes(graph)[0][2] == writes(graph)[1][2] and result["changed"] is True
+    [warning] = graph.last_module.warnings_seen
+    assert text in warning and "/beta" in warning
 
 
 def test_other_graph_errors_are_not_retried_on_beta():

@@ -22,9 +22,9 @@ POLICIES = "/identity/conditionalAccess/policies"
 TENANT_INFO = "/tenantRelationships/findTenantInformationByTenantId(tenantId='%s')" % MSP
 
 
-def FakeGraph(policies, users=(), fail_patch=None, everytime_requires_beta=False):
+def FakeGraph(policies, users=(), fail_patch=None, everytime_requires_beta=False, **faults):
     """The one fake transport, with PATCHes of some policies refused (``fail_patch``: id -> GraphError)."""
-    graph = FakeTransport(policies, users=users, faults={"everytime_requires_beta": everytime_requires_beta})
+    graph = FakeTransport(policies, users=users, faults=dict(faults, everytime_requires_beta=everytime_requires_beta))
 
     def refuse(_graph, method, path, _body):
         error = (fail_patch or {}).get(path.rsplit("/", 1)[1])
@@ -211,7 +211,8 @@ def test_clone_keeps_the_authentication_strength_id_and_drops_only_server_keys()
     result = ClientExclusion(FakeModule(graph, managed_policies="clone_and_disable")).run()
     assert result["policies"][0]["action"] == "cloned"
     [(method, path, version, body)] = [s for s in sent(graph) if s[0] == "POST"]
-    assert (method, path, version) == ("POST", POLICIES, "v1.0")
+    assert (method, path, version) == ("POST", POLICIES, "beta")  # a copy of the /beta read goes through /beta
+    assert ("GET", "/beta%s/m" % POLICIES) in [(e[0], e[1]) for e in graph.log]  # the source read from /beta
     assert body["grantControls"] == {"operator": "OR", "builtInControls": [], "termsOfUse": [],
                                      "customAuthenticationFactors": [], "authenticationStrength": {"id": STRENGTH}}
     assert not {"id", "templateId", "createdDateTime", "modifiedDateTime"} & set(body)
@@ -221,27 +222,28 @@ def test_clone_keeps_the_authentication_strength_id_and_drops_only_server_keys()
     assert clone["grantControls"]["authenticationStrength"] == {"id": STRENGTH}
 
 
-def test_a_1038_refusal_is_sent_again_through_beta_and_warned():
+def test_every_time_clones_go_to_beta_and_a_v1_refusal_naming_beta_is_retried_there():
     risky = managed("r", "Microsoft-managed: Require reauthentication for risky sign-ins",
                     grantControls={"operator": "OR", "builtInControls": ["mfa"]},
                     sessionControls={"signInFrequency": {"isEnabled": True, "frequencyInterval": "everyTime",
                                                          "authenticationType": "primaryAndSecondaryAuthentication",
                                                          "type": None, "value": None}})
     plain = pol("p", "P")
-    graph = FakeGraph([risky, plain], everytime_requires_beta=True)
-    module = FakeModule(graph, managed_policies="clone_and_disable")
+    graph = FakeGraph([risky, plain], v1_preview_refusal="Use the beta endpoint for this tenant's policies.")
+    module = FakeModule(graph, managed_policies="clone_and_disable", clone_state="report_only")
     result = ClientExclusion(module).run()
     assert [p["action"] for p in result["policies"]] == ["cloned", "excluded"]
-    # refused on v1.0 once; the rest of that policy's writes go straight to beta; other policies stay on v1.0
+    # the clone and the original's writes go to beta (a copy of a /beta read); the other policy tries v1.0 first
     assert [(m, p, v) for m, p, v, _ in sent(graph)] == [
-        ("POST", POLICIES, "v1.0"), ("POST", POLICIES, "beta"), ("PATCH", POLICIES + "/r", "beta"),
-        ("PATCH", POLICIES + "/p", "v1.0")]
+        ("POST", POLICIES, "beta"), ("PATCH", POLICIES + "/r", "beta"), ("PATCH", POLICIES + "/p", "v1.0"),
+        ("PATCH", POLICIES + "/p", "beta")]
     [clone] = [p for p in graph.policies.values() if p["id"] not in ("r", "p")]
     assert clone["sessionControls"]["signInFrequency"] == {
         "isEnabled": True, "frequencyInterval": "everyTime", "authenticationType": "primaryAndSecondaryAuthentication"}
+    assert clone["state"] == "enabledForReportingButNotEnforced"  # clone_state
     assert graph.policies["r"]["state"] == "disabled"
-    assert any("1038" in w and "/beta" in w for w in result["policies"][0]["warnings"])
-    assert any("1038" in w for w in module.warnings_seen)
+    assert any("Microsoft's updates" in w and "45 days" in w for w in result["policies"][0]["warnings"])
+    assert any("Use the beta endpoint for this tenant's policies." in w for w in result["policies"][1]["warnings"])
 
     # another error is not retried
     bad = GraphError(400, "BadRequest", "1007: schema", "PATCH", POLICIES + "/p")
