@@ -187,7 +187,7 @@ class Endpoint:
             return current, current
         path = "%s/%s" % (self.path, oid)
         session = body.get("sessionControls")
-        if has_nested_null(session) and current.get("sessionControls") and (current.get("grantControls") or {}):
+        if has_nested_null(session) and current.get("sessionControls") and current.get("grantControls"):
             # Graph removes a session control only with the whole object (Terraform's reading): null it, then
             # send the complete new object. Without a grant control the policy cannot go without its session
             # controls for a moment, so the one PATCH goes as it is and the read-back decides.

@@ -29,7 +29,6 @@ import importlib
 import io
 import json
 import os
-import runpy
 import sys
 from collections.abc import Sequence
 
@@ -56,12 +55,11 @@ try:
     import httpx  # noqa: F401  pylint: disable=unused-import
     import kiota_http.kiota_client_factory  # noqa: F401  pylint: disable=unused-import
     import msgraph_core  # noqa: F401  pylint: disable=unused-import
-    from ansible.module_utils import basic
     from ansible.module_utils._internal._ansiballz import _loader
 
     from ansible_collections.msp.conditional_access.plugins.module_utils import _auth, _graph
-    from ansible_collections.msp.conditional_access.plugins.plugin_utils._token_cache import (SharedPacer,
-                                                                                           SharedTokenCache)
+    from ansible_collections.msp.conditional_access.plugins.plugin_utils._token_cache import (
+        SharedPacer, SharedTokenCache)
 
     IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - depends on the controller's Python

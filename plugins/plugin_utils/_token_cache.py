@@ -114,7 +114,7 @@ class SharedPacer:
         start = int.from_bytes(key[:4], "little") % self.slots
         for probe in range(self.slots):
             index = (start + probe) % self.slots
-            found, _ = self.SLOT.unpack_from(self._map, index * self.SLOT.size)
+            found, _stamp = self.SLOT.unpack_from(self._map, index * self.SLOT.size)
             if found == key or found == bytes(16):
                 return index, key, found == key
         return None, key, False

@@ -69,7 +69,7 @@ def test_ipv6_is_shown_one_way_and_host_bits_are_warned(sandbox_reset, module_en
 
 def test_the_type_stays_on_a_new_location(sandbox_reset, module_env):
     created = result_of("ca_named_location", {"tenant_id": MSP, "display_name": "Faults new",
-                                                  "ip_ranges": ["2001:db8::/32"]}, module_env)
+                                              "ip_ranges": ["2001:db8::/32"]}, module_env)
     assert created["changed"] is True
     [location] = [loc for loc in sandbox_reset.client.locations(MSP) if loc["displayName"] == "Faults new"]
     assert location["@odata.type"] == IP_TYPE and location["ipRanges"][0]["@odata.type"] == V6
