@@ -352,6 +352,18 @@ class GraphClient:
             raise ValueError("%s is not an action that only reads" % path)
         return self.request("POST", path, body=body, version=version)
 
+    def read_batch(self, requests, version=None):
+        """POST /$batch of GET sub-requests only (JSON batching, up to 20): a batch that only reads passes the
+        write gate; one sub-request that is not a GET makes it a write, which only the chokepoint may send."""
+        writes = [r for r in requests if str(r.get("method", "")).upper() != "GET"]
+        if writes:
+            raise ValueError("a $batch with %s sub-requests is a write, not a read" % writes[0].get("method"))
+        self.gate.open = True
+        try:
+            return self.request("POST", "/$batch", body={"requests": list(requests)}, version=version)
+        finally:
+            self.gate.open = False
+
     def get(self, path, params=None, version=None):
         return self.request("GET", path, params=params, version=version)
 

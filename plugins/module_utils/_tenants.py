@@ -133,9 +133,9 @@ def tenant_information(graph, tenant_ids, retries=5, max_wait=30.0, warnings=Non
         throttled, wait = [], 0.0
         for start in range(0, len(pending), BATCH_SIZE):
             chunk = pending[start:start + BATCH_SIZE]
-            body = {"requests": [{"id": str(n), "method": "GET", "url": TENANT_INFO % tid} for n, tid in enumerate(chunk)]}
+            requests = [{"id": str(n), "method": "GET", "url": TENANT_INFO % tid} for n, tid in enumerate(chunk)]
             try:
-                answer = graph.post("/$batch", body)
+                answer = graph.read_batch(requests)
             except GraphError as exc:
                 raise _gdap_error(exc, "Graph $batch of findTenantInformationByTenantId")
             for item in (answer or {}).get("responses") or []:

@@ -74,7 +74,7 @@ def test_build_hosts_refuses_ambiguous_names_and_empty_results():
 
 
 class FakeGraph:
-    """post('/$batch') answers from a script: each call pops one {tenant: status} map."""
+    """read_batch(requests) answers from a script: each call pops one {tenant: status} map."""
 
     tenant_id = "msp"
     requests = 0
@@ -86,7 +86,8 @@ class FakeGraph:
     def url(self, path):
         return "https://graph.example/v1.0" + path
 
-    def post(self, path, body):
+    def read_batch(self, requests):
+        body = {"requests": requests}
         self.bodies.append(body)
         statuses = self.script.pop(0)
         responses = []
@@ -121,3 +122,27 @@ def test_plugin_auth_options_use_the_modules_environment_names():
         assert [e["name"] for e in doc.get("env", [])] == (fallback[1] if fallback else []), name
         assert doc.get("choices") == AUTH_ARGUMENT_SPEC[name].get("choices"), name
     assert set(options) == set(AUTH_ARGUMENT_SPEC) - {"tenant_id"}
+
+
+def test_read_batch_passes_the_write_gate_only_when_every_sub_request_reads():
+    from types import SimpleNamespace
+
+    from ansible_collections.msp.conditional_access.plugins.module_utils._graph import GraphClient
+
+    client = GraphClient(SimpleNamespace(tenant_id="msp", graph_root="https://graph.example"))
+    sent = []
+
+    def request(method, path, body=None, version=None, **kwargs):
+        client.gate.check(method, "/v1.0" + path)  # what _send does before anything goes out
+        sent.append((method, path, body))
+        return {"responses": []}
+
+    client.request = request
+    reads = [{"id": "0", "method": "GET", "url": "/users/a"}]
+    assert client.read_batch(reads) == {"responses": []}
+    assert sent == [("POST", "/$batch", {"requests": reads})] and client.gate.open is False
+    with pytest.raises(ValueError, match="PATCH"):
+        client.read_batch(reads + [{"id": "1", "method": "PATCH", "url": "/identity/conditionalAccess/policies/x"}])
+    assert len(sent) == 1 and client.gate.open is False
+    with pytest.raises(RuntimeError):  # a $batch sent any other way is a write outside the chokepoint
+        client.gate.check("POST", "/v1.0/$batch")
