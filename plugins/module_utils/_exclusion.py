@@ -527,7 +527,12 @@ class ClientExclusion:
                             rest.action, rest.reason = "not_attempted", "stopped after %s" % exc.code
                             failed.append(rest)
                     break
-        differ = self.endpoint.verify_all()
+        try:
+            differ = self.endpoint.verify_all()
+        except (GraphError, ModuleError) as exc:
+            # the writes were sent but the read-back failed: they count as changed, and the task fails naming them
+            differ = {}
+            errors.append("the read-back after the writes failed: %s" % exc)
         for plan in list(done):
             if plan.policy.get("id") in differ:
                 plan.action, plan.reason = "failed", differ[plan.policy["id"]]
@@ -546,11 +551,11 @@ class ClientExclusion:
             result["diff"] = build_diff(shown, labels, self.tenant_label() if any(
                 p.changes or p.warnings for p in shown) else "")
         result["graph_requests"] = self.graph.requests  # the diff's name lookups included
-        if failed:
+        if errors:
             self.module.fail_json(
                 msg="%d of %d policy changes failed in tenant %s. Changed: %s. Not changed: %s. First error: %s"
                     % (len(failed), len(done) + len(failed), self.graph.tenant_id,
-                       _names(done) or "none", _names(failed), errors[0]), **result)
+                       _names(done) or "none", _names(failed) or "none", errors[0]), **result)
         return result
 
     def apply(self, plan):

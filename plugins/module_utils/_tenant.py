@@ -156,6 +156,9 @@ class TenantInfo:
         return self._read("groups", fetch) or {"ref": name, "found": None}
 
     def gather(self):
+        problem = self.graph.auth.credential_problem()
+        if problem:  # nothing to sign in with: the run's configuration, not this tenant's consent
+            raise AuthError(problem)
         try:
             return self.read()
         except AuthError as exc:  # no token for this tenant: not consented (or a wrong credential)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .harness import write_table
+from .harness import REPO, write_table
 
 
 @pytest.fixture(scope="session")
@@ -19,5 +19,7 @@ def outcomes():
 
 @pytest.fixture(scope="session")
 def module_env(sandbox):
-    """The environment a module case starts from: the sandbox's endpoints, CA bundle and app credentials."""
+    """The environment a module case starts from: the sandbox's endpoints, CA bundle and app credentials. The
+    sandbox is shared with the suites before this one, which leave it on their own fixtures: start from the demo's."""
+    sandbox.client.reset(fixture=str(REPO / "sandbox" / "fixtures" / "demo.json"))
     return dict(sandbox.env)
