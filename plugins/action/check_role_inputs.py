@@ -36,20 +36,26 @@ class ActionModule(ActionBase):
         defaults_file = os.path.join(path, "defaults", "main.yml")
         defaults = (self._loader.load_from_file(defaults_file) if os.path.exists(defaults_file) else None) or {}
 
-        errors = []
-        for name in sorted(spec):
+        errors, failed = [], set()
+        # the variables the user set first, then the role's own defaults that read them: a wrong common variable
+        # (technician_policy_state) is reported once, under its own name, not again under the option it feeds
+        for name in sorted(spec, key=lambda n: (n in defaults and task_vars.get(n) == defaults[n], n)):
             if name not in task_vars:
                 continue
             raw = task_vars[name]
             from_default = name in defaults and raw == defaults[name]
-            shown = " or ".join(source_variables(raw, set(task_vars), exclude=set(spec))) if from_default else ""
-            shown = shown or name
+            sources = source_variables(raw, set(task_vars)) if from_default else []
+            if failed.intersection(sources):
+                continue
+            shown = " or ".join(s for s in sources if s not in defaults) or name
             try:
                 value = self._templar.template(raw)
             except AnsibleError as exc:
                 errors.append("%s: %s" % (shown, str(exc).splitlines()[0]))
                 continue
             checked = ArgumentSpecValidator({name: spec[name]}).validate({name: value}, validate_role_argument_spec=True)
+            if checked.error_messages:
+                failed.add(name)
             errors.extend(msg.replace(name, shown) for msg in checked.error_messages)
 
         result["changed"] = False

@@ -128,14 +128,15 @@ class WhatIf:
         """Every sign-in a scenario stands for: (label, body); all input checked before the first evaluate."""
         option = "scenarios[%d]" % index
         identities = self._identities(option, scenario)
-        addresses = list(scenario.get("ip_addresses") or [])
+        given = [("ip_addresses", a) for a in scenario.get("ip_addresses") or []]
         if scenario.get("ip_address"):
-            addresses.append(scenario["ip_address"])
-        for address in addresses:
+            given.append(("ip_address", scenario["ip_address"]))
+        for key, address in given:  # an error names the key the user wrote
             try:
                 ipaddress.ip_address(address)
             except ValueError:
-                raise InvalidOption(option + ".ip_addresses", address, "not an IP address")
+                raise InvalidOption("%s.%s" % (option, key), address, "not an IP address")
+        addresses = [address for key, address in given]
         context = self._context(option, scenario)
         conditions = {}
         for key, graph_key in (("country", "country"), ("platform", "devicePlatform"),

@@ -17,6 +17,7 @@ import importlib
 import io
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,7 +124,7 @@ def judge(case, failed, message, raw_text, writes):
     problems = []
     if not failed:
         problems.append("not refused")
-    if case.option not in message:
+    if not re.search(r"(?<!\w)%s(?!\w)" % re.escape(case.option), message):  # a word: not inside another name
         problems.append("message does not name %r" % case.option)
     for text in case.also:
         if text not in message:

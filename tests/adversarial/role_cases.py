@@ -20,10 +20,6 @@ def role(name, case_id, option, role_vars, also=(), setup=None, known_bug=""):
                 also=tuple(also), setup=setup, why=known_bug)
 
 
-ARGSPEC_NAMES = ("the role's argument spec validates {spec} first and names it, not the {user} the user set "
-                 "(issue 11; role owned by {owner})")
-
-
 TL = "trusted_location"
 OK_LOCATION = {"name": "Role office", "ip_ranges": ["203.0.113.0/24"]}
 TRUSTED_LOCATION = [
@@ -64,9 +60,8 @@ TA = "technician_access"
 TECHNICIAN = {"technician_access_break_glass_accounts": ["breakglass01@contoso-msp.onmicrosoft.com"],
               "technician_access_trusted_locations": ["Role office"]}
 TECHNICIAN_ACCESS = [
-    role(TA, "state-typo", "technician_policy_state", dict(TECHNICIAN, technician_policy_state="enable"),
-         known_bug=ARGSPEC_NAMES.format(spec="technician_access_policy_state", user="technician_policy_state",
-                                        owner="whatif")),
+    role(TA, "state-typo", "technician_policy_state", dict(TECHNICIAN, technician_policy_state="enable")),
+    role(TA, "percent-word", "max_blocked_percent", dict(TECHNICIAN, max_blocked_percent="lots")),
     role(TA, "policy-state-choice", "technician_access_policy_state",
          dict(TECHNICIAN, technician_access_policy_state="on")),
     role(TA, "state-choice", "technician_access_state", dict(TECHNICIAN, technician_access_state="gone")),
@@ -97,6 +92,7 @@ SERVICE_ACCOUNT_MFA = [
     role(SA, "policy-state-choice", "service_account_mfa_policy_state",
          dict(SERVICE, service_account_mfa_policy_state="on")),
     role(SA, "state-choice", "service_account_mfa_state", dict(SERVICE, service_account_mfa_state="gone")),
+    role(SA, "common-state-typo", "service_account_policy_state", dict(SERVICE, service_account_policy_state="on")),
     role(SA, "managed-choice", "service_account_mfa_managed_policies",
          dict(SERVICE, service_account_mfa_managed_policies="delete")),
     role(SA, "msp-not-guid", "service_account_mfa_msp_tenant_id",
@@ -137,8 +133,7 @@ CIPP_API_ALLOWLIST = [
 CE = "client_exclusion"
 CLIENT = {"client_exclusion_msp_tenant_id": MSP, "client_exclusion_tenant_id": NORTHWIND}
 CLIENT_EXCLUSION = [
-    role(CE, "mode-typo", "access_mode", dict(CLIENT, access_mode="gdpa"),
-         known_bug=ARGSPEC_NAMES.format(spec="client_exclusion_mode", user="access_mode", owner="operator")),
+    role(CE, "mode-typo", "access_mode", dict(CLIENT, access_mode="gdpa")),
     role(CE, "mode-choice", "client_exclusion_mode", dict(CLIENT, client_exclusion_mode="both")),
     role(CE, "no-msp", "msp_tenant_id", dict(CLIENT, client_exclusion_msp_tenant_id="")),
     role(CE, "msp-not-guid", "msp_tenant_id", dict(CLIENT, client_exclusion_msp_tenant_id="contoso")),
