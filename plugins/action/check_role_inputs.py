@@ -58,6 +58,17 @@ class ActionModule(ActionBase):
                 failed.add(name)
             errors.extend(msg.replace(name, shown) for msg in checked.error_messages)
 
+        warnings = []
+        if not errors:  # the rules read the variables the spec has just checked
+            for rule in self._task.args.get("rules") or []:
+                problem = self._broken(rule)
+                if problem and rule.get("warn"):
+                    warnings.append(problem)
+                elif problem:
+                    errors.append(problem)
+        if warnings:
+            result["warnings"] = warnings
+
         result["changed"] = False
         if errors:
             result["failed"] = True
@@ -66,3 +77,24 @@ class ActionModule(ActionBase):
         else:
             result["msg"] = "%d inputs of %s are valid" % (len(spec), role.get_name(include_role_fqcn=False))
         return result
+
+    def _broken(self, rule):
+        """The rule's msg when it applies (``when``) and one of its ``that`` conditions is false, else None.
+
+        A rule is what an ``assert`` task would say, as data: ``that`` and the optional ``when`` (a condition or a
+        list of them, all of which must hold), and ``msg``; ``warn: true`` makes it a warning instead of an error."""
+        if not isinstance(rule, dict) or "that" not in rule or "msg" not in rule:
+            raise AnsibleError("check_role_inputs: every rule needs `that` and `msg`, got %r" % (rule,))
+        def listed(value):
+            return value if isinstance(value, list) else [value]
+        if not all(self._holds(c) for c in listed(rule.get("when", []))):
+            return None
+        return None if all(self._holds(c) for c in listed(rule["that"])) else " ".join(str(rule["msg"]).split())
+
+    def _holds(self, condition):
+        if isinstance(condition, bool):
+            return condition
+        evaluate = getattr(self._templar, "evaluate_conditional", None)
+        if evaluate is not None:  # ansible-core 2.19
+            return bool(evaluate(conditional=condition))
+        return self._templar.template("{%% if %s %%}True{%% else %%}False{%% endif %%}" % condition) == "True"

@@ -16,7 +16,19 @@ description:
     C(technician_access_policy_state) took its value from there, and do not repeat the argument spec.
   - Runs on the controller; it reads no tenant and writes nothing. C(playbooks/site.yml) runs it for every role
     on every host first, so one wrong input stops its tenant before the first write.
-options: {}
+  - Then it checks the role's O(rules) in order and fails with the message of every rule that does not hold
+    (warns for a rule with C(warn=true)), in one task however many rules there are.
+options:
+  rules:
+    description:
+      - What C(ansible.builtin.assert) tasks would check, as data. Each rule has C(that) (a condition or a list of
+        conditions, as in C(assert)), C(msg) (what to say when one is false, naming the variables to change), an
+        optional C(when) condition that must hold for the rule to apply, and an optional C(warn) (V(true) makes it a
+        warning).
+      - Checked only when the argument spec found nothing wrong.
+    type: list
+    elements: dict
+    default: []
 attributes:
   check_mode:
     description: Reads only variables, so it runs the same in check mode.
@@ -35,6 +47,9 @@ EXAMPLES = r"""
 # roles/<role>/tasks/inputs.yml
 - name: Check the role's inputs
   msp.conditional_access.check_role_inputs:
+    rules:
+      - that: my_role_mode == 'gdap' or my_role_account | length > 0
+        msg: "my_role_account (cipp_service_account) is needed when access_mode is direct. Nothing was changed."
 """
 
 RETURN = r"""

@@ -318,3 +318,30 @@ def test_missing_ca_role_is_reported_before_part_d(sandbox, tmp_path):
         assert sandbox.client.writes() == []
     finally:
         sandbox.client.reset(fixture=str(DEMO_FIXTURE))
+
+
+def test_expiring_gdap_access_is_warned_and_part_d_still_runs(sandbox, tmp_path):
+    """A tenant whose GDAP access ends within 30 days, with no auto-extend, gets a warning from the Part D input
+    check naming the end date; its Part D still runs (a warning, not a refusal)."""
+    fixture = load_fixture()
+    fabrikam = "22222222-2222-4222-8222-222222222222"
+    soon = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for relationship in fixture["tenants"][MSP]["delegatedAdminRelationships"]:
+        if relationship["customer"]["tenantId"] == fabrikam:
+            relationship.update(endDateTime=soon, autoExtendDuration="PT0S")
+    path = tmp_path / "expiring.json"
+    path.write_text(json.dumps(fixture))
+    sandbox.client.reset(fixture=str(path))
+    try:
+        result = run_ansible_playbook(str(REPO / "playbooks" / "client_tenants.yml"), ansible_env(sandbox.env),
+                                      check=True, inventory=str(REPO / "inventories" / "sandbox-dynamic"))
+        assert result.rc == 0, result.stdout[-3000:]
+        warned = {r["host"]: r["result"].get("warnings") or [] for r in result.results
+                  if r["task"] == "Check the Part D variables"}
+        expiring = [w for w in warned["fabrikam.onmicrosoft.com"] if "does not auto-extend" in str(w)]
+        assert expiring and soon[:10] in str(expiring[0]), warned["fabrikam.onmicrosoft.com"]
+        assert not any("auto-extend" in str(w) for host, ws in warned.items() if host != "fabrikam.onmicrosoft.com"
+                       for w in ws)
+        assert any(e["tenant"] == fabrikam and "/conditionalAccess/" in e["path"] for e in sandbox.client.log())
+    finally:
+        sandbox.client.reset(fixture=str(DEMO_FIXTURE))

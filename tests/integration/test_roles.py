@@ -220,7 +220,7 @@ def test_forbidden_client_fails_alone(sandbox_reset, inventory):
         assert result.stats[host]["failures"] == 0, host
     assert_client_tenants(sandbox, inventory, failed={broken})
     assert sandbox.client.writes(broken_tid) == []
-    message = result.task("Fail the tenant that failed", host=broken)["msg"]
+    message = result.task("Fail the tenant that failed, or drifted (fail_on_drift)", host=broken)["msg"]
     assert "403" in message and broken_tid in message and broken in message
     summary = result.task("Summary per tenant")["msg"]
     assert summary[broken][0].startswith("FAILED") and "403" in summary[broken][0]
