@@ -87,6 +87,7 @@ class ActionModule(ActionBase):
             raise AnsibleError("check_role_inputs: every rule needs `that` and `msg`, got %r" % (rule,))
         def listed(value):
             return value if isinstance(value, list) else [value]
+
         if not all(self._holds(c) for c in listed(rule.get("when", []))):
             return None
         return None if all(self._holds(c) for c in listed(rule["that"])) else " ".join(str(rule["msg"]).split())
