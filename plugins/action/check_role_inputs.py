@@ -85,6 +85,7 @@ class ActionModule(ActionBase):
         list of them, all of which must hold), and ``msg``; ``warn: true`` makes it a warning instead of an error."""
         if not isinstance(rule, dict) or "that" not in rule or "msg" not in rule:
             raise AnsibleError("check_role_inputs: every rule needs `that` and `msg`, got %r" % (rule,))
+
         def listed(value):
             return value if isinstance(value, list) else [value]
 
