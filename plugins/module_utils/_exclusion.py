@@ -500,14 +500,18 @@ class ClientExclusion:
         self.validate()
         account_id, upn = self.service_account()
         policies = self.endpoint.list()
-        if self.params["mode"] == "gdap":  # the id written into every policy: its name comes from Graph
-            self.params["msp_tenant_name"] = verified_msp_name(self.graph, self.params["msp_tenant_id"],
-                                                               self.params.get("msp_tenant_name"))
-        labels = Labels(self.params["msp_tenant_id"], self.params.get("msp_tenant_name"), account_id, upn,
-                        Resolver(self.graph))
         selected = select_policies(policies, self.params.get("policies"))
         self._planner, self._policies = self.planner(account_id), policies
         plans = self._planner.plan(policies, selected)
+        if self.params["mode"] == "gdap" and any(plan.changes for plan in plans):
+            # the id about to be written (or shown in a diff) is verified and named from Graph first; a run with
+            # nothing to change (the daily drift run) skips the lookup and costs the one list
+            self.params["msp_tenant_name"] = verified_msp_name(self.graph, self.params["msp_tenant_id"],
+                                                               self.params.get("msp_tenant_name"))
+            self._planner = self.planner(account_id)
+            plans = self._planner.plan(policies, selected)
+        labels = Labels(self.params["msp_tenant_id"], self.params.get("msp_tenant_name"), account_id, upn,
+                        Resolver(self.graph))
         done, failed, errors = [], [], []
         for index, plan in enumerate(plans):
             if not plan.changes:

@@ -283,6 +283,8 @@ def test_gdap_first_run_second_run_and_request_counts(sandbox, run_playbook, tmp
     log2_a, log2_b = graph_log(sandbox, a, since=seq2), graph_log(sandbox, b, since=seq2)
     assert [e for e in log2_a + log2_b if e["write"]] == []
     assert len(ca_only(log2_a)) == 2 and len(ca_only(log2_b)) == 1  # only the lists
+    # and no MSP lookup: the id is verified only by a run that would write it
+    assert not [e for e in log2_a + log2_b if "findTenantInformationByTenantId" in e["path"]]
     # CA003 now has serviceProvider for every tenant: nothing to write, but the warning is in the result and
     # in the diff (before == after); a quiet already-excluded policy stays out of the diff
     again = second.task("exclusion", host="client_a")
