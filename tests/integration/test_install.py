@@ -102,6 +102,31 @@ def test_installed_collection_is_a_real_copy(installed):
     assert not [p for p in shipped if p.startswith(("sandbox/", "tests/unit/", "bench/", ".venv/"))], shipped
 
 
+def test_install_straight_from_git(tmp_path):
+    """README: `ansible-galaxy collection install "git+file://$PWD"` - from a git repository holding this tree
+    (committed there, so uncommitted changes count), into an empty collections path, playbooks and roles included."""
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO, repo, symlinks=True,
+                    ignore=shutil.ignore_patterns(".git", ".venv", "build", ".sandbox", ".ansible", "__pycache__",
+                                                  ".pytest_cache", "*.tar.gz", "output"))
+    git = ["git", "-c", "user.email=ci@localhost", "-c", "user.name=ci"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env.update({"HOME": str(tmp_path), "PATH": str(BIN) + os.pathsep + os.environ.get("PATH", "")})
+    sh(git + ["init", "-q", "."], repo, env)
+    sh(git + ["add", "-A"], repo, env)
+    sh(git + ["commit", "-qm", "tree under test"], repo, env)
+    collections = tmp_path / "collections"
+    proc = sh([str(BIN / "ansible-galaxy"), "collection", "install", "git+file://%s" % repo, "-p", str(collections)],
+              tmp_path, env)
+    assert "msp.conditional_access:%s was installed successfully" % VERSION in proc.stdout, proc.stdout
+    root = collections / "ansible_collections" / "msp" / "conditional_access"
+    assert (root / "playbooks" / "site.yml").is_file() and (root / "plugins" / "action" / "ca_policy.py").is_file()
+    assert not (root / "sandbox").exists() and not (root / "tests" / "unit").exists()
+    listed = sh([str(BIN / "ansible-doc"), "-t", "role", "-l", "msp.conditional_access"], tmp_path,
+                dict(env, ANSIBLE_COLLECTIONS_PATH=str(collections)))
+    assert "client_exclusion" in listed.stdout and "technician_access" in listed.stdout, listed.stdout
+
+
 def test_site_check_mode_from_outside_the_repository(installed, sandbox_reset, tmp_path):
     """README "Try it on the sandbox": a directory of the user's own, the example group_vars, a hand-written
     hosts file without ansible_python_interpreter, `ansible-playbook msp.conditional_access.site --check --diff`."""
