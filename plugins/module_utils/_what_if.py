@@ -156,7 +156,9 @@ class WhatIf:
         return out
 
     def _identities(self, option, scenario):
-        users = list(scenario.get("users") or []) + ([scenario["user"]] if scenario.get("user") else [])
+        # (key the user wrote, UPN or id): an unknown user is reported under user or users, as given
+        users = [("users", u) for u in scenario.get("users") or []] + (
+            [("user", scenario["user"])] if scenario.get("user") else [])
         kinds = [bool(users), bool(scenario.get("service_principal")), bool(scenario.get("external_user_type"))]
         if sum(kinds) != 1:
             raise InvalidOption(option, scenario.get("name"), "name exactly one of user/users, service_principal or "
@@ -173,7 +175,7 @@ class WhatIf:
             label = "%s of %s" % (scenario["external_user_type"], scenario.get("external_tenant_id") or "any tenant")
             return [(label, identity)]
         return [(user, {"@odata.type": "#microsoft.graph.userSignIn",
-                        "userId": self.resolver.resolve("user", user, option + ".users")}) for user in users]
+                        "userId": self.resolver.resolve("user", user, "%s.%s" % (option, key))}) for key, user in users]
 
     def _context(self, option, scenario):
         if scenario.get("user_action"):

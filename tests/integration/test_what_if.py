@@ -120,8 +120,10 @@ def test_service_account_mfa_and_service_provider_in_a_client(sandbox_reset, run
 
 
 @pytest.mark.parametrize("scenario, option", [
-    ({"name": "x", "user": "nobody@" + DOMAIN, "ip_address": OFFICE_IP, "expect": "blocked"}, "scenarios[0].users"),
-    ({"name": "x", "user": ALICE, "ip_address": "300.1.2.3", "expect": "blocked"}, "scenarios[0].ip_addresses"),
+    ({"name": "x", "user": "nobody@" + DOMAIN, "ip_address": OFFICE_IP, "expect": "blocked"}, "scenarios[0].user"),
+    ({"name": "x", "users": [ALICE, "nobody@" + DOMAIN], "ip_address": OFFICE_IP, "expect": "blocked"},
+     "scenarios[0].users"),
+    ({"name": "x", "user": ALICE, "ip_address": "300.1.2.3", "expect": "blocked"}, "scenarios[0].ip_address"),
     ({"name": "x", "user": ALICE, "service_principal": "CIPP-SAM", "expect": "blocked"}, "scenarios[0]"),
     ({"name": "x", "user": ALICE, "application": "All", "expect": "blocked"}, "scenarios[0].application"),
 ])
