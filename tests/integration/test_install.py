@@ -54,6 +54,13 @@ def sh(cmd, cwd, env, timeout=600):
     return proc
 
 
+def copy_clone(target):
+    """A fresh clone's files at ``target``: the committed tree plus this worktree's changes, without build/ or .venv."""
+    shutil.copytree(REPO, target, symlinks=True,
+                    ignore=shutil.ignore_patterns(".git", ".venv", "build", ".sandbox", ".ansible", "__pycache__",
+                                                  ".pytest_cache", "*.tar.gz", "output"))
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """README "Install": build the tarball in a copy of the clone, install it from requirements.yml."""
@@ -61,10 +68,7 @@ def installed(tmp_path_factory):
     home = base / "home"
     home.mkdir()
     clone = base / "clone"
-    # a fresh clone's files: the committed tree plus this worktree's changes, without build/ or .venv
-    shutil.copytree(REPO, clone, symlinks=True,
-                    ignore=shutil.ignore_patterns(".git", ".venv", "build", ".sandbox", ".ansible", "__pycache__",
-                                                  ".pytest_cache", "*.tar.gz", "output"))
+    copy_clone(clone)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
     env.update({"HOME": str(home), "PATH": str(BIN) + os.pathsep + os.environ.get("PATH", "")})
     collections = home / ".ansible" / "collections"
@@ -106,9 +110,7 @@ def test_install_straight_from_git(tmp_path):
     """README: `ansible-galaxy collection install "git+file://$PWD"` - from a git repository holding this tree
     (committed there, so uncommitted changes count), into an empty collections path, playbooks and roles included."""
     repo = tmp_path / "repo"
-    shutil.copytree(REPO, repo, symlinks=True,
-                    ignore=shutil.ignore_patterns(".git", ".venv", "build", ".sandbox", ".ansible", "__pycache__",
-                                                  ".pytest_cache", "*.tar.gz", "output"))
+    copy_clone(repo)
     git = ["git", "-c", "user.email=ci@localhost", "-c", "user.name=ci"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
     env.update({"HOME": str(tmp_path), "PATH": str(BIN) + os.pathsep + os.environ.get("PATH", "")})

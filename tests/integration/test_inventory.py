@@ -6,6 +6,7 @@ auto-extend, a terminated one, one whose domain Graph does not know, and CIPP te
 direct tenant. Expectations are written out from that description, not computed by the plugin's code.
 """
 
+import contextlib
 import datetime
 import json
 import subprocess
@@ -294,20 +295,33 @@ def test_part_d_reaches_every_discovered_tenant_and_no_other(sandbox, tmp_path):
         sandbox.client.reset(fixture=str(DEMO_FIXTURE))
 
 
-def test_missing_ca_role_is_reported_before_part_d(sandbox, tmp_path):
-    """A discovered tenant in gdap_missing_ca_role stops at the input checks (named, nothing sent to its CA
-    endpoints); the other tenants run."""
+@contextlib.contextmanager
+def discovered_check_run(sandbox, tmp_path, tenant_id, change):
+    """client_tenants.yml --check on the discovered inventory after ``change(relationship)`` on each of the MSP's
+    GDAP relationships with ``tenant_id``; yields the result, then puts the sandbox back on the demo fixture."""
     fixture = load_fixture()
-    tailspin = "44444444-4444-4444-8444-444444444444"
     for relationship in fixture["tenants"][MSP]["delegatedAdminRelationships"]:
-        if relationship["customer"]["tenantId"] == tailspin:
-            relationship["accessDetails"]["unifiedRoles"] = [{"roleDefinitionId": "f2ef992c-3afb-46b9-b7cf-a126ee74c451"}]
-    path = tmp_path / "no_ca_role.json"
+        if relationship["customer"]["tenantId"] == tenant_id:
+            change(relationship)
+    path = tmp_path / "changed_relationships.json"
     path.write_text(json.dumps(fixture))
     sandbox.client.reset(fixture=str(path))
     try:
-        result = run_ansible_playbook(str(REPO / "playbooks" / "client_tenants.yml"), ansible_env(sandbox.env),
-                                      check=True, inventory=str(REPO / "inventories" / "sandbox-dynamic"))
+        yield run_ansible_playbook(str(REPO / "playbooks" / "client_tenants.yml"), ansible_env(sandbox.env),
+                                   check=True, inventory=str(REPO / "inventories" / "sandbox-dynamic"))
+    finally:
+        sandbox.client.reset(fixture=str(DEMO_FIXTURE))
+
+
+def test_missing_ca_role_is_reported_before_part_d(sandbox, tmp_path):
+    """A discovered tenant in gdap_missing_ca_role stops at the input checks (named, nothing sent to its CA
+    endpoints); the other tenants run."""
+    tailspin = "44444444-4444-4444-8444-444444444444"
+
+    def global_reader_only(relationship):
+        relationship["accessDetails"]["unifiedRoles"] = [{"roleDefinitionId": "f2ef992c-3afb-46b9-b7cf-a126ee74c451"}]
+
+    with discovered_check_run(sandbox, tmp_path, tailspin, global_reader_only) as result:
         assert result.rc != 0
         failed = [r for r in result.results if r["status"] == "failed" and r["host"] == "tailspin.onmicrosoft.com"]
         assert failed and "no GDAP relationship of the MSP grants Conditional Access Administrator" in \
@@ -316,25 +330,16 @@ def test_missing_ca_role_is_reported_before_part_d(sandbox, tmp_path):
         assert ca == {"22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333",
                       "55555555-5555-4555-8555-555555555555"}
         assert sandbox.client.writes() == []
-    finally:
-        sandbox.client.reset(fixture=str(DEMO_FIXTURE))
 
 
 def test_expiring_gdap_access_is_warned_and_part_d_still_runs(sandbox, tmp_path):
     """A tenant whose GDAP access ends within 30 days, with no auto-extend, gets a warning from the Part D input
     check naming the end date; its Part D still runs (a warning, not a refusal)."""
-    fixture = load_fixture()
     fabrikam = "22222222-2222-4222-8222-222222222222"
     soon = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    for relationship in fixture["tenants"][MSP]["delegatedAdminRelationships"]:
-        if relationship["customer"]["tenantId"] == fabrikam:
-            relationship.update(endDateTime=soon, autoExtendDuration="PT0S")
-    path = tmp_path / "expiring.json"
-    path.write_text(json.dumps(fixture))
-    sandbox.client.reset(fixture=str(path))
-    try:
-        result = run_ansible_playbook(str(REPO / "playbooks" / "client_tenants.yml"), ansible_env(sandbox.env),
-                                      check=True, inventory=str(REPO / "inventories" / "sandbox-dynamic"))
+    with discovered_check_run(sandbox, tmp_path, fabrikam,
+                              lambda relationship: relationship.update(endDateTime=soon, autoExtendDuration="PT0S")
+                              ) as result:
         assert result.rc == 0, result.stdout[-3000:]
         warned = {r["host"]: r["result"].get("warnings") or [] for r in result.results
                   if r["task"] == "Check the Part D variables"}
@@ -343,5 +348,3 @@ def test_expiring_gdap_access_is_warned_and_part_d_still_runs(sandbox, tmp_path)
         assert not any("auto-extend" in str(w) for host, ws in warned.items() if host != "fabrikam.onmicrosoft.com"
                        for w in ws)
         assert any(e["tenant"] == fabrikam and "/conditionalAccess/" in e["path"] for e in sandbox.client.log())
-    finally:
-        sandbox.client.reset(fixture=str(DEMO_FIXTURE))
